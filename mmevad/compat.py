@@ -1,0 +1,184 @@
+"""The one place where mmevad mends defects of the OpenMMLab stack it runs on.
+
+Each fix is applied only when its defect is present, is scoped to the upstream module that has the
+defect (no global monkey-patching of torch or numpy), names the upstream issue, and says which
+upstream version makes it unnecessary. ``apply_all()`` runs from ``mmevad/__init__.py`` before any
+``mmaction.models`` import, so ``custom_imports = dict(imports=['mmevad'])`` is enough.
+
+Fixes:
+
+* ``mmaction2 1.2.0`` wheel lacks ``mmaction/models/localizers/drn`` (open-mmlab/mmaction2#2714):
+  ``import mmaction.models`` raises ``ModuleNotFoundError`` and no mmaction model (AVA heads
+  included) gets registered. We register a stand-in ``DRN`` that explains the problem if used.
+  Fixed by installing mmaction2 from source; not fixed in any release.
+* ``mmengine<=0.10.7`` with ``torch>=2.6``: mmengine calls ``torch.load`` without
+  ``weights_only``; torch 2.6 made ``weights_only=True`` the default, so Runner checkpoints (which
+  pickle ``HistoryBuffer`` and NumPy scalars) fail to load in ``tools/test.py``, ``--resume`` and
+  ``load_from`` (open-mmlab/mmengine#1655). mmengine's checkpoint loaders get a ``torch`` whose
+  ``load`` defaults to ``weights_only=False`` (what mmengine main does since #1670, unreleased).
+* ``NumPy>=2`` removed ``np.NAN`` / ``np.Inf``, which mmaction2 1.2.0 still uses: the AVA
+  evaluation returns ``np.NAN`` for a detected class without ground truth
+  (``ava_evaluation/metrics.py``), and ``mmaction.utils.frame_extract`` uses ``np.Inf``. Those
+  modules get a ``numpy`` that still has the two aliases.
+"""
+import importlib
+import importlib.util
+import inspect
+import os.path as osp
+import sys
+import types
+from typing import Callable, Dict, List
+
+import numpy as np
+import torch
+from mmengine.utils import digit_version
+
+__all__ = ['apply_all', 'applied_fixes']
+
+# names of the fixes that were needed and applied in this process, for logs and tests
+_APPLIED: List[str] = []
+
+
+class _ModuleWithOverrides(types.ModuleType):
+    """A stand-in for a module that reads every attribute from the wrapped module except a few
+    overridden ones. Given to one upstream module as its ``np`` / ``torch`` global, it changes what
+    that module sees and nothing else."""
+
+    def __init__(self, wrapped: types.ModuleType, overrides: Dict[str, object]):
+        super().__init__(wrapped.__name__, wrapped.__doc__)
+        self.__dict__.update(overrides)
+        self.__dict__['_wrapped_module'] = wrapped
+
+    def __getattr__(self, name):  # only called for attributes not overridden
+        return getattr(self.__dict__['_wrapped_module'], name)
+
+
+# ---------------------------------------------------------------------------------------------
+# mmaction2 1.2.0 wheel without localizers/drn
+# ---------------------------------------------------------------------------------------------
+_DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn')
+
+
+def mmaction_drn_missing() -> bool:
+    """Whether the installed mmaction2 lacks the ``localizers/drn`` package its
+    ``localizers/__init__.py`` imports (checked on disk: importing would fail)."""
+    if any(name in sys.modules for name in _DRN_MODULES):
+        return False
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    package_dir = list(spec.submodule_search_locations)[0]
+    localizers = osp.join(package_dir, 'models', 'localizers')
+    if not osp.isfile(osp.join(localizers, '__init__.py')):
+        return False
+    with open(osp.join(localizers, '__init__.py')) as f:
+        imports_drn = 'drn' in f.read()
+    return imports_drn and not osp.isfile(osp.join(localizers, 'drn', 'drn.py'))
+
+
+def _make_drn_standin() -> type:
+
+    class DRN:
+        """Stand-in for mmaction2's DRN localizer, missing from the 1.2.0 wheel."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError(
+                'DRN is missing from the mmaction2 1.2.0 wheel '
+                '(open-mmlab/mmaction2#2714); mmevad registered this stand-in so the other '
+                'mmaction models import. To use DRN, install mmaction2 from source: '
+                'pip install "git+https://github.com/open-mmlab/mmaction2.git@v1.2.0"')
+
+    return DRN
+
+
+def stub_mmaction_drn() -> None:
+    """Put ``mmaction.models.localizers.drn(.drn)`` into ``sys.modules`` so that
+    ``import mmaction.models`` gets past the missing package."""
+    package = types.ModuleType(_DRN_MODULES[0])
+    package.__path__ = []  # a package, so that `from .drn.drn import DRN` resolves
+    module = types.ModuleType(_DRN_MODULES[1])
+    module.DRN = _make_drn_standin()
+    package.drn = module
+    sys.modules[_DRN_MODULES[0]] = package
+    sys.modules[_DRN_MODULES[1]] = module
+    # Register the stand-in under the real name once mmaction's registry exists, so a config
+    # asking for DRN gets the explanation above instead of "DRN is not in the registry".
+    from mmaction.registry import MODELS
+    MODELS.register_module(name='DRN', module=module.DRN, force=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# mmengine <= 0.10.7 + torch >= 2.6: weights_only
+# ---------------------------------------------------------------------------------------------
+# mmengine modules that call torch.load on checkpoints
+_MMENGINE_CHECKPOINT_MODULES = ('mmengine.runner.checkpoint', 'mmengine.utils.dl_utils.hub')
+
+
+def torch_load_defaults_to_weights_only() -> bool:
+    return digit_version(torch.__version__) >= digit_version('2.6.0')
+
+
+def mmengine_loads_without_weights_only() -> bool:
+    """Whether mmengine's checkpoint loader calls ``torch.load`` without ``weights_only`` while
+    torch defaults it to True."""
+    if not torch_load_defaults_to_weights_only():
+        return False
+    source = inspect.getsource(importlib.import_module(_MMENGINE_CHECKPOINT_MODULES[0]))
+    return 'weights_only' not in source
+
+
+def _torch_load_full_pickle(load: Callable) -> Callable:
+
+    def load_checkpoint_file(*args, **kwargs):
+        # the behaviour of torch < 2.6, which mmengine <= 0.10.7 was written for
+        kwargs.setdefault('weights_only', False)
+        return load(*args, **kwargs)
+
+    return load_checkpoint_file
+
+
+def let_mmengine_load_full_checkpoints() -> None:
+    torch_for_mmengine = _ModuleWithOverrides(
+        torch, dict(load=_torch_load_full_pickle(torch.load)))
+    for name in _MMENGINE_CHECKPOINT_MODULES:
+        importlib.import_module(name).torch = torch_for_mmengine
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy 2: np.NAN / np.Inf in mmaction2 1.2.0
+# ---------------------------------------------------------------------------------------------
+_NUMPY_ALIAS_USERS = ('mmaction.evaluation.functional.ava_evaluation.metrics',
+                      'mmaction.utils.misc')
+_NUMPY_REMOVED_ALIASES = dict(NAN=np.nan, Inf=np.inf)
+
+
+def numpy_lacks_removed_aliases() -> bool:
+    return not all(hasattr(np, alias) for alias in _NUMPY_REMOVED_ALIASES)
+
+
+def give_mmaction_numpy_aliases() -> None:
+    numpy_with_aliases = _ModuleWithOverrides(np, _NUMPY_REMOVED_ALIASES)
+    for name in _NUMPY_ALIAS_USERS:
+        importlib.import_module(name).np = numpy_with_aliases
+
+
+# ---------------------------------------------------------------------------------------------
+_FIXES = (
+    ('mmaction2-1.2.0-wheel-without-drn', mmaction_drn_missing, stub_mmaction_drn),
+    ('mmengine-torch.load-weights_only', mmengine_loads_without_weights_only,
+     let_mmengine_load_full_checkpoints),
+    ('numpy2-removed-NAN-Inf', numpy_lacks_removed_aliases, give_mmaction_numpy_aliases),
+)
+
+
+def apply_all() -> None:
+    """Apply every fix whose defect is present in this environment (idempotent)."""
+    for name, defect_present, fix in _FIXES:
+        if name not in _APPLIED and defect_present():
+            fix()
+            _APPLIED.append(name)
+
+
+def applied_fixes() -> List[str]:
+    """Names of the fixes applied in this process."""
+    return list(_APPLIED)

@@ -1,0 +1,3 @@
+from .token_pruning_output import TokenPruningOutput
+
+__all__ = ['TokenPruningOutput']
