@@ -166,9 +166,9 @@ def test_every_frame_sample_ava_frames_can_read_exists(synthetic_ava, monkeypatc
     assert inds.max() == (n_frames if extreme == 'high' else n_frames - 3)
 
 
-def gt_predictions(data, shift_every_other=False):
+def gt_predictions(data, shift_every_other=False, **dataset_kwargs):
     """Data samples that predict the val ground truth (scores 1.0 on the GT classes)."""
-    dataset = make_dataset(data, 'val', pipeline=[])
+    dataset = make_dataset(data, 'val', pipeline=[], **dataset_kwargs)
     samples = []
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
@@ -185,23 +185,29 @@ def gt_predictions(data, shift_every_other=False):
     return samples
 
 
-def run_ava_metric(data, samples):
+def run_ava_metric(data, samples, **metric_kwargs):
     metric = AVAMetric(
         ann_file=data.ann_file_val,
         exclude_file=data.exclude_file_val,
         label_file=data.label_file,
-        action_thr=0.0)
+        action_thr=0.0,
+        **metric_kwargs)
     metric.process([], samples)
     return metric.evaluate(len(samples))
 
 
-def test_ava_metric_scores_ground_truth_as_perfect(synthetic_ava, tmp_path, monkeypatch):
+# all 80 AVA columns, or only the 5 used ones (custom_classes: a 6-wide score matrix)
+@pytest.mark.parametrize('classes', [{}, dict(custom_classes=list(CLASS_IDS), num_classes=6)])
+def test_ava_metric_scores_ground_truth_as_perfect(synthetic_ava, tmp_path, monkeypatch, classes):
     monkeypatch.chdir(tmp_path)  # AVAMetric writes a temporary CSV into the working directory
     # ava_eval forks a 32-process pool (never closed) per call; threads compute the same, faster
     monkeypatch.setattr(ava_utils.multiprocessing, 'Pool', multiprocessing.dummy.Pool)
-    perfect = run_ava_metric(synthetic_ava, gt_predictions(synthetic_ava))
+    samples = gt_predictions(synthetic_ava, **classes)
+    assert samples[0]['pred_instances']['scores'].shape[1] == classes.get('num_classes', 81)
+    perfect = run_ava_metric(synthetic_ava, samples, **classes)
     assert perfect['mAP/overall'] == pytest.approx(1.0)
-    shifted = run_ava_metric(synthetic_ava, gt_predictions(synthetic_ava, True))
+    shifted = run_ava_metric(synthetic_ava, gt_predictions(synthetic_ava, True, **classes),
+                             **classes)
     assert shifted['mAP/overall'] < 0.9
 
 
@@ -217,6 +223,17 @@ def test_same_seed_same_bytes_other_seed_other_data(synthetic_ava, tmp_path):
     differing = {k for k in digest if digest[k] != other_digest[k]}
     assert 'annotations/ava_train_v2.2.csv' in differing
     assert len(differing) > len(digest) // 2
+
+
+def test_more_training_videos_leave_validation_unchanged(tmp_path):
+    small = generate_synthetic_ava(str(tmp_path / 'a'), **SMALL)
+    more = generate_synthetic_ava(str(tmp_path / 'b'), **dict(SMALL, num_train_videos=2))
+    small_digest, more_digest = tree_digest(small.root), tree_digest(more.root)
+    val_files = [k for k in small_digest if 'val' in k]
+    assert len(val_files) == num_frames(3) + 3  # frames, CSV, exclusions, proposals
+    assert all(small_digest[k] == more_digest[k] for k in val_files)
+    assert small_digest['annotations/ava_train_v2.2.csv'] != more_digest[
+        'annotations/ava_train_v2.2.csv']
 
 
 def test_regenerating_into_the_same_directory_replaces_it(tmp_path):

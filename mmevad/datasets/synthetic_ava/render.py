@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .motion import BONES, HEAD_RADIUS, JOINTS, DistractorTrack, FigureTrack
-from .scene import Distractor, Figure, Scene, frame_index
+from .scene import Distractor, Figure, Scene, frame_index, num_frames
 
 __all__ = ['make_background', 'draw_figure', 'draw_distractor', 'render_frames']
 
@@ -128,8 +128,7 @@ def render_frames(scene: Scene, figure_tracks: Sequence[FigureTrack],
     sigma = rng.uniform(2, 5)
     noise = np.round(rng.normal(0, sigma, (NOISE_BANK, scene.height, scene.width, 3)))
     noise = noise.astype(np.int16)
-    n_frames = figure_tracks[0].joints.shape[0] if figure_tracks else \
-        distractor_tracks[0].points.shape[0]
+    n_frames = num_frames(scene.seconds)
     noise_index = rng.integers(NOISE_BANK, size=n_frames)
     flash = np.zeros(n_frames, dtype=bool)
     for ts in scene.excluded_timestamps:
