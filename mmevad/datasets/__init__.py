@@ -1,7 +1,8 @@
+from .ground_truth import ground_truth_as_predictions
 from .synthetic_ava import (ACTION_NAMES, CLASS_IDS, SceneConfig, SyntheticAVA,
                             generate_synthetic_ava, label_map_text)
 
 __all__ = [
     'SyntheticAVA', 'generate_synthetic_ava', 'label_map_text', 'SceneConfig', 'ACTION_NAMES',
-    'CLASS_IDS'
+    'CLASS_IDS', 'ground_truth_as_predictions'
 ]

@@ -18,7 +18,8 @@ from mmaction.evaluation import AVAMetric, read_labelmap
 from mmaction.evaluation.functional import ava_utils
 from mmaction.registry import TRANSFORMS
 
-from mmevad.datasets import CLASS_IDS, SceneConfig, generate_synthetic_ava
+from mmevad.datasets import (CLASS_IDS, SceneConfig, generate_synthetic_ava,
+                             ground_truth_as_predictions)
 from mmevad.datasets.synthetic_ava.scene import FIRST_KEYFRAME, num_frames
 
 SMALL = dict(num_train_videos=1, num_val_videos=1, seconds=3, height=64, width=80)
@@ -168,20 +169,11 @@ def test_every_frame_sample_ava_frames_can_read_exists(synthetic_ava, monkeypatc
 
 def gt_predictions(data, shift_every_other=False, **dataset_kwargs):
     """Data samples that predict the val ground truth (scores 1.0 on the GT classes)."""
-    dataset = make_dataset(data, 'val', pipeline=[], **dataset_kwargs)
-    samples = []
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        boxes = torch.as_tensor(info['gt_bboxes'], dtype=torch.float32)
-        if shift_every_other:  # move every other box by its width: IoU with its GT is 0
-            boxes = boxes.clone()
+    samples = ground_truth_as_predictions(make_dataset(data, 'val', pipeline=[], **dataset_kwargs))
+    if shift_every_other:  # move every other box by its width: IoU with its GT is 0
+        for sample in samples:
+            boxes = sample['pred_instances']['bboxes']
             boxes[::2, [0, 2]] += (boxes[::2, 2] - boxes[::2, 0])[:, None]
-        samples.append(
-            dict(
-                video_id=info['video_id'],
-                timestamp=info['timestamp'],
-                pred_instances=dict(
-                    bboxes=boxes, scores=torch.as_tensor(info['gt_labels'], dtype=torch.float32))))
     return samples
 
 
