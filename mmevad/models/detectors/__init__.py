@@ -1,1 +1,3 @@
-__all__ = []
+from .evad import EVAD
+
+__all__ = ['EVAD']

@@ -1,0 +1,167 @@
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+from mmaction.utils import ConfigType, OptConfigType, SampleList
+from mmdet.models.detectors import BaseDetector
+from torch import Tensor
+
+from mmevad.structures import TokenPruningOutput
+
+
+@MODELS.register_module()
+class EVAD(BaseDetector):
+    """EVAD: a single-stage video action detector (Chen et al., ICCV 2023).
+
+    ``backbone`` (``TokenPruningViT``) encodes the clip and prunes non-keyframe tokens; ``neck``
+    (mmdet ``FPN``) fuses its four keyframe maps; ``localization_head``
+    (``QueryLocalizationHead``) finds the actors; ``roi_head`` (``ContextRefinementRoIHead``)
+    classifies their actions against the kept context tokens. This class only wires them.
+
+    Args:
+        backbone (dict): the backbone; must return a :class:`TokenPruningOutput`.
+        neck (dict): the FPN on the keyframe maps.
+        localization_head (dict): person localization, ``loss_and_predict`` / ``predict``.
+        roi_head (dict): action classification, mmdet RoI-head contract.
+        person_score_thr (float): at test time keep the proposals whose person probability is at
+            least this; an image where none passes keeps all of them (spec §2.5, D9). The person
+            score is not multiplied into the action scores. Defaults to 0.7.
+        loss_reduction (str): ``'mean'`` divides every loss term by the number of terms, as the
+            official trainer minimises the mean of its weighted terms (spec §3.9, D10; 24 terms
+            for ViT-B); ``'sum'`` leaves them, as mmengine sums them. Defaults to ``'mean'``.
+        data_preprocessor (dict, optional): e.g. ``EVADDataPreprocessor``.
+        train_cfg, test_cfg (dict, optional): accepted for config compatibility; the heads carry
+            their own.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=...)`` with
+            ``backbone.``-prefixed VideoMAE weights.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: ConfigType,
+                 localization_head: ConfigType,
+                 roi_head: ConfigType,
+                 person_score_thr: float = 0.7,
+                 loss_reduction: str = 'mean',
+                 data_preprocessor: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if loss_reduction not in ('mean', 'sum'):
+            raise ValueError(f"loss_reduction must be 'mean' (official, D10) or 'sum', "
+                             f'got {loss_reduction!r}')
+        if not 0. <= person_score_thr <= 1.:
+            raise ValueError(f'person_score_thr is a probability; got {person_score_thr}')
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck)
+        self.localization_head = MODELS.build(localization_head)
+        self.roi_head = MODELS.build(roi_head)
+        self.person_score_thr = person_score_thr
+        self.loss_reduction = loss_reduction
+
+    def extract_feat(self, inputs: Tensor) -> Tuple[TokenPruningOutput, Tuple[Tensor, ...]]:
+        """Args:
+            inputs (Tensor): ``(B, 3, T, H, W)`` normalised, padded clips.
+
+        Returns:
+            tuple: the backbone's :class:`TokenPruningOutput` and the FPN maps p2..p5.
+        """
+        feats = self.backbone(inputs)
+        if not isinstance(feats, TokenPruningOutput):
+            raise TypeError(f"EVAD's backbone must return a TokenPruningOutput (TokenPruningViT "
+                            f"with out_type='evad'), got {type(feats).__name__}")
+        return feats, tuple(self.neck(feats.keyframe_feats))
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+        """Localization losses of every stage and action losses of every decoder layer.
+
+        Args:
+            inputs (Tensor): ``(B, 3, T, H, W)``.
+            data_samples (list[ActionDataSample]): with ``gt_instances.bboxes`` (pixel xyxy of
+                the resized clip) and ``gt_instances.labels`` (multi-hot action labels).
+
+        Returns:
+            dict[str, Tensor]: ``s{i}.loss_*`` and ``d{j}.loss_action`` terms (divided by their
+            count with ``loss_reduction='mean'``) and logged metrics.
+        """
+        feats, fpn_feats = self.extract_feat(inputs)
+        losses, proposals = self.localization_head.loss_and_predict(fpn_feats, data_samples)
+        action_losses = self.roi_head.loss(feats, proposals, data_samples)
+        overlap = set(losses) & set(action_losses)
+        if overlap:
+            raise KeyError(f'the localization and RoI heads both report {sorted(overlap)}')
+        losses.update(action_losses)
+        return self._reduce(losses)
+
+    def _reduce(self, losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        if self.loss_reduction == 'sum':
+            return losses
+        num_terms = sum('loss' in key for key in losses)
+        return {
+            key: value / num_terms if 'loss' in key else value
+            for key, value in losses.items()
+        }
+
+    def predict(self, inputs: Tensor, data_samples: SampleList, **kwargs) -> SampleList:
+        """Detect actors and score their actions.
+
+        Every proposal takes part in the context refinement (actors attend to each other);
+        the person-score selection (D9) is applied to the outputs.
+
+        Returns:
+            list[ActionDataSample]: ``data_samples`` with ``pred_instances``: ``bboxes`` (n, 4)
+            xyxy in [0, 1] of the frame, ``scores`` (n, num_classes + 1) action probabilities
+            with column 0 unused — the layout ``AVAMetric`` reads.
+        """
+        _, _, results = self._detect(inputs, data_samples)
+        for data_sample, result in zip(data_samples, results):
+            data_sample.pred_instances = result
+        return data_samples
+
+    def _detect(self, inputs: Tensor, data_samples: SampleList):
+        feats, fpn_feats = self.extract_feat(inputs)
+        proposals = self.localization_head.predict(fpn_feats, data_samples)
+        actions = self.roi_head.predict(feats, proposals, data_samples)
+        results = [
+            actors[self.select_persons(proposal.scores)]
+            for proposal, actors in zip(proposals, actions)
+        ]
+        return proposals, actions, results
+
+    def select_persons(self, person_scores: Tensor) -> Tensor:
+        """Indices of the proposals kept at test time (spec D9).
+
+        Args:
+            person_scores (Tensor): ``(P,)`` person probabilities of one image.
+
+        Returns:
+            Tensor: ``(n,)`` long; all ``P`` when no score reaches ``person_score_thr``.
+        """
+        keep = (person_scores >= self.person_score_thr).nonzero().flatten()
+        if keep.numel() == 0:
+            keep = torch.arange(person_scores.numel(), device=person_scores.device)
+        return keep
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: Optional[SampleList] = None) -> Tuple[Tensor, ...]:
+        """Raw outputs for all proposals, no selection (``mode='tensor'``; FLOP counting).
+
+        Returns:
+            tuple[Tensor]: proposal boxes ``(B, P, 4)`` pixel xyxy, person scores ``(B, P)`` and
+            action scores ``(B, P, num_classes + 1)``.
+        """
+        if data_samples is None:
+            data_samples = _samples_for(inputs)
+        proposals, actions, _ = self._detect(inputs, data_samples)
+        return (torch.stack([p.bboxes for p in proposals]),
+                torch.stack([p.scores for p in proposals]),
+                torch.stack([a.scores for a in actions]))
+
+
+def _samples_for(inputs: Tensor) -> SampleList:
+    """Data samples whose ``img_shape`` is the whole input, for calls without any."""
+    h, w = inputs.shape[-2:]
+    return [ActionDataSample(metainfo=dict(img_shape=(h, w))) for _ in range(inputs.shape[0])]
