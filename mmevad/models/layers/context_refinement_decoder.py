@@ -81,7 +81,7 @@ class ContextRefinementDecoder(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if depth < 1:
             raise ValueError(f'depth={depth}: the decoder needs at least one block')
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # 0 -> rate
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 embed_dims,

@@ -181,8 +181,8 @@ class ContextRefinementRoIHead(BaseModule):
         Args:
             x (TokenPruningOutput | Tensor | Sequence[Tensor]): a ``TokenPruningOutput`` (spec
                 §1.9; remapped as :func:`remap_tokens` describes), or a dense ``(B, Ce, t, h, w)``
-                map from any backbone, bare or as the only item of a tuple/list (every position is
-                a context token; nothing is remapped).
+                map from any backbone, bare or as the only item of a tuple/list: then every
+                position is a context token (keyframe slot first) and nothing is dropped.
 
         Returns:
             tuple[Tensor, Tensor]: dense map ``(B, Cd, t, h, w)`` (position table added) and
@@ -190,22 +190,14 @@ class ContextRefinementRoIHead(BaseModule):
             input).
         """
         if isinstance(x, TokenPruningOutput):
-            grid = tuple(x.grid)
-            tokens = x.tokens
+            grid, tokens, kept_index = tuple(x.grid), x.tokens, x.kept_index
         else:
-            feats = _single_map(x)
-            grid = tuple(feats.shape[2:])
-            tokens = feats.flatten(2).transpose(1, 2)
+            grid, tokens, kept_index = _as_unpruned(_single_map(x))
         if tokens.shape[-1] != self.in_channels:
             raise ValueError(f'the encoder output has {tokens.shape[-1]} channels but the RoI '
                              f'head was built with in_channels={self.in_channels}')
-        pos_embed = self._pos_embed(grid)
-        tokens = self.encoder_to_decoder(tokens)
-        if isinstance(x, TokenPruningOutput):
-            return remap_tokens(tokens, x.kept_index, grid, self.mask_token, pos_embed,
-                                self.kept_token_order)
-        context = tokens + pos_embed
-        return context.reshape(-1, *grid, self.embed_dims).permute(0, 4, 1, 2, 3), context
+        return remap_tokens(self.encoder_to_decoder(tokens), kept_index, grid, self.mask_token,
+                            self._pos_embed(grid), self.kept_token_order)
 
     def _pos_embed(self, grid: Tuple[int, int, int]) -> Tensor:
         """The ``(1, t * h * w, Cd)`` sinusoid table interpolated to ``grid`` (spec §3.2)."""
@@ -415,3 +407,22 @@ def _single_map(x: Union[Tensor, Sequence[Tensor]]) -> Tensor:
         raise ValueError(f'the RoI head takes a TokenPruningOutput or a (B, C, t, h, w) map, '
                          f'got {shape}; mmaction VisionTransformer needs return_feat_map=True')
     return x
+
+
+def _as_unpruned(feats: Tensor) -> Tuple[Tuple[int, int, int], Tensor, Tensor]:
+    """A dense map as backbone tokens with nothing dropped: keyframe slot ``t // 2`` first, then
+    the other slots in order, with the identity ``kept_index``. Going through the same remapping
+    as pruned tokens keeps the mask token in the graph (with a zero gradient), so DDP does not
+    report it unused.
+
+    Returns:
+        tuple: grid ``(t, h, w)``, tokens ``(B, t * h * w, C)`` and kept_index
+        ``(B, (t - 1) * h * w)``.
+    """
+    B, _, t, h, w = feats.shape
+    slots = feats.flatten(3).permute(0, 2, 3, 1)  # (B, t, h * w, C)
+    key = t // 2
+    tokens = torch.cat((slots[:, key], slots[:, :key].flatten(1, 2),
+                        slots[:, key + 1:].flatten(1, 2)), dim=1)
+    kept_index = torch.arange((t - 1) * h * w, device=feats.device).expand(B, -1)
+    return (t, h, w), tokens, kept_index

@@ -1,4 +1,4 @@
-"""Put the surviving tokens back on the (t, h, w) grid: EVAD's "token remapping" (spec §3.2-3.3)."""
+"""EVAD's "token remapping": surviving tokens back on the (t, h, w) grid (spec §3.2-3.3)."""
 from typing import Tuple
 
 import torch

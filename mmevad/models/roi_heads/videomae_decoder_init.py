@@ -1,4 +1,4 @@
-"""Initialise the RoI head's projection and decoder blocks from a VideoMAE pre-training checkpoint."""
+"""Initialise the RoI head's projection and decoder blocks from VideoMAE pre-training (§4.5)."""
 import logging
 from typing import Dict, List, Mapping
 
@@ -15,7 +15,8 @@ from ..utils.ckpt_convert import convert_videomae_decoder
 __all__ = ['load_videomae_decoder', 'VideoMAEDecoderInit']
 
 
-def load_videomae_decoder(head: nn.Module, state_dict: Mapping[str, Tensor]) -> Dict[str, List[str]]:
+def load_videomae_decoder(head: nn.Module,
+                          state_dict: Mapping[str, Tensor]) -> Dict[str, List[str]]:
     """Copy ``encoder_to_decoder`` and ``decoder.blocks.*`` of VideoMAE pre-training into ``head``.
 
     Every checkpoint key must be known to the VideoMAE rule table (unknown keys raise); keys that
@@ -47,10 +48,9 @@ def load_videomae_decoder(head: nn.Module, state_dict: Mapping[str, Tensor]) -> 
                 continue
             if own[key].shape != value.shape:
                 raise ValueError(
-                    f'{_source_key(report, key)} has shape {tuple(value.shape)} but the head '
-                    f'expects {tuple(own[key].shape)} for {key}; the decoder width or depth of '
-                    f'the config does not match this checkpoint (ViT-B: 384-d, 6 heads; ViT-L: '
-                    f'512-d, 8 heads)')
+                    f'checkpoint tensor {_source_key(report, key)} {tuple(value.shape)} does not '
+                    f'fit {key} {tuple(own[key].shape)} of the head; the decoder width of the '
+                    f'config does not match this checkpoint (ViT-B: 384, ViT-L: 512)')
             own[key].copy_(value)
             loaded.append(key)
     not_loaded = [key for key in own if key not in converted]

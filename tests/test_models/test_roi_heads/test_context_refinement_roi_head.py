@@ -156,16 +156,38 @@ def test_extended_boxes_feed_the_pooling_only():
     x = pruned_output(B=1)
     data_samples = [sample([], [], img_shape=(60, 64))]
     proposals = [evad_proposals([-1, -1, -1])]
-    seen = []
-    extractor_forward = head.roi_extractor.forward
-    head.roi_extractor.forward = lambda feats, rois: seen.append(rois) or extractor_forward(
-        feats, rois)
+    seen = {}
+    extractor_forward, decoder_forward = head.roi_extractor.forward, head.decoder.forward
+
+    def extractor_spy(feats, rois):
+        seen['rois'], seen['pooled'] = rois, extractor_forward(feats, rois)
+        return seen['pooled']
+
+    def decoder_spy(context, actors):
+        seen['context'], seen['actors'] = context, actors
+        return decoder_forward(context, actors)
+
+    head.roi_extractor.forward, head.decoder.forward = extractor_spy, decoder_spy
     results = head.predict(x, proposals, data_samples)
     expected = extend_bboxes(torch.tensor(BOXES), (60, 64), (0.4, 0.2))
-    assert torch.allclose(seen[0][:, 1:], expected)
+    assert torch.allclose(seen['rois'][:, 1:], expected)
     assert not torch.allclose(expected, torch.tensor(BOXES))
     unit = torch.tensor(BOXES).clamp(max=torch.tensor([64., 60., 64., 60.]))
     assert torch.allclose(results[0].bboxes, unit / torch.tensor([64., 60., 64., 60.]))
+    # actor tokens enter the decoder as pooled (no extra position embedding), after the
+    # context, which holds only the surviving tokens (16 keyframe + 10 kept), no mask tokens
+    assert torch.equal(seen['actors'][0], seen['pooled'])
+    assert seen['context'].shape == (1, 16 + 10, CD)
+
+
+def test_no_gradient_flows_into_the_boxes():
+    head = build_head()
+    samples, _ = two_images()
+    boxes = [torch.tensor(BOXES, requires_grad=True) for _ in range(2)]
+    proposals = [InstanceData(bboxes=b, assigned_gt_inds=torch.tensor([0, -1, -1]))
+                 for b in boxes]
+    sum(head.loss(pruned_output(), proposals, samples).values()).backward()
+    assert all(b.grad is None for b in boxes)
 
 
 def test_batched_decoding_equals_one_image_at_a_time():
@@ -205,11 +227,13 @@ def test_dense_map_uses_every_position_as_context():
     feats = torch.randn(1, CE, *GRID)
     dense, context = head.context_and_map(feats)
     assert dense.shape == (1, CD, *GRID) and context.shape == (1, 64, CD)
-    # no mask token anywhere: the map is the projected features plus the table
+    # no mask token anywhere: the map is the projected features plus the table ...
     table = head._pos_embed(GRID)
-    projected = head.encoder_to_decoder(feats.flatten(2).transpose(1, 2))
-    assert torch.allclose(context, projected + table)
-    assert torch.allclose(dense.flatten(2).transpose(1, 2), context)
+    projected = head.encoder_to_decoder(feats.flatten(2).transpose(1, 2)) + table
+    assert torch.allclose(dense.flatten(2).transpose(1, 2), projected, atol=1e-6)
+    # ... and the context is every position, keyframe slot (2 of 4, 16 positions each) first
+    order = torch.cat((torch.arange(32, 48), torch.arange(32), torch.arange(48, 64)))
+    assert torch.allclose(context, projected[:, order], atol=1e-6)
 
 
 @pytest.mark.parametrize('order', ['official', 'sorted'])
