@@ -75,3 +75,7 @@ def test_tiny_detector_trains_and_predicts():
     assert pred.bboxes.shape == (3, 4) and pred.scores.shape == (3, 81)
     assert (pred.bboxes >= 0).all() and (pred.bboxes <= 1).all()
     assert (pred.scores[:, 0] == 0).all()
+    with torch.no_grad():
+        (raw, ) = model(**data, mode='tensor')  # mmdet _forward: per-layer raw logits
+    assert len(raw) == 2 and raw[-1].shape == (3, 80)
+    assert torch.allclose(raw[-1].sigmoid(), pred.scores[:, 1:])
