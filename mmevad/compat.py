@@ -20,6 +20,11 @@ Fixes:
   evaluation returns ``np.NAN`` for a detected class without ground truth
   (``ava_evaluation/metrics.py``), and ``mmaction.utils.frame_extract`` uses ``np.Inf``. Those
   modules get a ``numpy`` that still has the two aliases.
+* ``mmengine<=0.10.7`` distributed runs assume CUDA: the pytorch launcher calls
+  ``torch.cuda.set_device`` and the Runner wraps the model in DDP with ``device_ids=[local_rank]``,
+  so ``tools/dist_train.sh`` cannot run CPU processes (gloo). Where CUDA is unavailable,
+  mmengine's launcher gets a ``torch.cuda.set_device`` that does nothing, and the Runner a DDP
+  wrapper that leaves ``device_ids`` unset for a CPU model, as PyTorch requires. No release fixes it.
 """
 import importlib
 import importlib.util
@@ -163,11 +168,49 @@ def give_mmaction_numpy_aliases() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# mmengine <= 0.10.7: distributed runs assume CUDA
+# ---------------------------------------------------------------------------------------------
+def mmengine_distributed_needs_cuda() -> bool:
+    """Whether mmengine's pytorch launcher would call ``torch.cuda.set_device`` on a machine
+    without CUDA."""
+    if torch.cuda.is_available():
+        return False
+    from mmengine.dist import utils as dist_utils
+    return 'torch.cuda.set_device(local_rank)' in inspect.getsource(
+        dist_utils._init_dist_pytorch)
+
+
+def _cpu_tolerant_ddp() -> type:
+    from mmengine.model import MMDistributedDataParallel
+
+    class CPUTolerantDistributedDataParallel(MMDistributedDataParallel):
+        """mmengine's DDP wrapper; ``device_ids`` is dropped for a CPU model (PyTorch rejects
+        ``device_ids`` unless the module is on a single GPU)."""
+
+        def __init__(self, module, device_ids=None, **kwargs):
+            on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+            super().__init__(module=module, device_ids=None if on_cpu else device_ids, **kwargs)
+
+    return CPUTolerantDistributedDataParallel
+
+
+def let_mmengine_distribute_on_cpu() -> None:
+    from mmengine.dist import utils as dist_utils
+    from mmengine.runner import runner as runner_module
+    cuda_without_devices = _ModuleWithOverrides(
+        torch.cuda, dict(set_device=lambda device: None))
+    dist_utils.torch = _ModuleWithOverrides(torch, dict(cuda=cuda_without_devices))
+    runner_module.MMDistributedDataParallel = _cpu_tolerant_ddp()
+
+
+# ---------------------------------------------------------------------------------------------
 _FIXES = (
     ('mmaction2-1.2.0-wheel-without-drn', mmaction_drn_missing, stub_mmaction_drn),
     ('mmengine-torch.load-weights_only', mmengine_loads_without_weights_only,
      let_mmengine_load_full_checkpoints),
     ('numpy2-removed-NAN-Inf', numpy_lacks_removed_aliases, give_mmaction_numpy_aliases),
+    ('mmengine-distributed-needs-cuda', mmengine_distributed_needs_cuda,
+     let_mmengine_distribute_on_cpu),
 )
 
 

@@ -1,1 +1,3 @@
-__all__ = []
+from .evad_optim_wrapper_constructor import EVADOptimWrapperConstructor
+
+__all__ = ['EVADOptimWrapperConstructor']

@@ -1,1 +1,3 @@
-__all__ = []
+from .evad_data_preprocessor import EVADDataPreprocessor
+
+__all__ = ['EVADDataPreprocessor']
