@@ -1,8 +1,7 @@
 # A tiny version of the FastRCNN + ContextRefinementRoIHead drop-in for the synthetic AVA data of
 # mmevad.datasets (person proposals included). CPU-sized: 2-block 32-d ViT, 8 frames, short side 64.
-# Generate the data first, e.g.
-#   python -c "from mmevad.datasets import generate_synthetic_ava as g; g('data/synthetic_ava')"
-# then: python tools/train.py configs/videomae_crd/<this file>
+#   python tools/data/generate_synthetic_ava.py data/synthetic_ava
+#   python tools/train.py configs/videomae_crd/fastrcnn-crd_vit-tiny-p16_1xb2-8x4x1-2e_synthetic-ava-rgb.py
 _base_ = ['./fastrcnn-crd_vit-base-p16_videomae-k400-pre_8xb8-16x4x1-20e-adamw_ava-kinetics-rgb.py']
 
 embed_dims = 32
