@@ -117,3 +117,20 @@ def test_videomae_pretrain_decoder_keys():
                          'decoder.blocks.1.mlp.layers.1.weight']
     assert sorted(report.dropped) == sorted(set(names) - set(report.renamed))
     assert not report.unknown
+
+
+def test_vit_b_config_fragment_fits_the_released_weights():
+    import os.path as osp
+
+    from mmaction.registry import MODELS
+    from mmengine.config import Config
+    fragment = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
+                        'evad_roi_head.py')
+    cfg = Config.fromfile(fragment).model.roi_head
+    official = {name: torch.empty(shape, device='meta')
+                for name, shape in official_head_shapes(768, 384, 6).items()}
+    converted, _ = convert_official_evad_roi_head(official)
+    with torch.device('meta'):
+        head = MODELS.build(cfg)
+    head.load_state_dict(converted, strict=True, assign=True)
+    assert head.roi_extension == (0.4, 0.2) and head.action_loss_weight == 12
