@@ -1,5 +1,9 @@
 from .attention import QVBiasAttention
+from .context_refinement_decoder import ContextRefinementDecoder
 from .pos_embed import get_sinusoid_encoding, resize_pos_embed
 from .transformer_block import TransformerBlock
 
-__all__ = ['QVBiasAttention', 'TransformerBlock', 'get_sinusoid_encoding', 'resize_pos_embed']
+__all__ = [
+    'QVBiasAttention', 'ContextRefinementDecoder', 'TransformerBlock', 'get_sinusoid_encoding',
+    'resize_pos_embed'
+]

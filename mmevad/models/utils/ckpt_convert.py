@@ -102,3 +102,87 @@ def convert_state_dict(state_dict: Mapping[str, Tensor],
 # ---------------------------------------------------------------------------------------------
 # official EVAD -> ContextRefinementRoIHead (owner: ContextRefinementRoIHead)
 # ---------------------------------------------------------------------------------------------
+
+def _crd_block_rules(source: str) -> List[Tuple[str, str]]:
+    """Rename rules for the transformer blocks of a decoder whose keys match the regex prefix
+    ``source`` (e.g. ``decoder\\.blocks``): official VideoMAE block names
+    (``mlp.fc1`` / ``mlp.fc2``) -> ``decoder.blocks.{i}`` with mmaction names (``mlp.layers.0.0`` /
+    ``mlp.layers.1``)."""
+    block = source + r'\.(\d+)\.'
+    return [
+        (block + r'(norm1|norm2)\.(weight|bias)', r'decoder.blocks.\1.\2.\3'),
+        (block + r'attn\.(q_bias|v_bias|qkv\.weight|proj\.weight|proj\.bias)',
+         r'decoder.blocks.\1.attn.\2'),
+        (block + r'mlp\.fc1\.(weight|bias)', r'decoder.blocks.\1.mlp.layers.0.0.\2'),
+        (block + r'mlp\.fc2\.(weight|bias)', r'decoder.blocks.\1.mlp.layers.1.\2'),
+    ]
+
+
+# Source: official EVAD names (official-checkpoint-keys.md); target: relative to the RoI head.
+OFFICIAL_EVAD_ROI_HEAD_RULES: Rules = [
+    (r'det_head\.mask_token', 'mask_token'),
+    (r'det_head\.encoder_to_decoder\.weight', 'encoder_to_decoder.weight'),
+    *_crd_block_rules(r'det_head\.decoder\.blocks'),
+    # each official decoder block owns its action head; ours sit beside the blocks
+    (r'det_head\.decoder\.blocks\.(\d+)\.act_module\.0\.weight',
+     r'decoder.action_heads.\1.fc.weight'),
+    (r'det_head\.decoder\.blocks\.(\d+)\.act_module\.1\.(weight|bias)',
+     r'decoder.action_heads.\1.norm.\2'),
+    (r'det_head\.decoder\.blocks\.(\d+)\.action_logits\.(weight|bias)',
+     r'decoder.action_heads.\1.fc_cls.\2'),
+]
+
+# The official keys that belong to the RoI head (everything else is another section's).
+OFFICIAL_EVAD_ROI_HEAD_PREFIXES = ('det_head.mask_token', 'det_head.encoder_to_decoder.',
+                                   'det_head.decoder.')
+
+# Source: a VideoMAE / VideoMAE V2 *pre-training* checkpoint (the MAE model, not a fine-tuned
+# classifier); target: relative to the RoI head. Spec §4.5: the official loader moves
+# `decoder.*` and `encoder_to_decoder.*` into the EVAD head, which initialises the projection and
+# the first decoder blocks (ViT-B pre-training has 4 decoder blocks, the CRD 6).
+VIDEOMAE_DECODER_TO_ROI_HEAD_RULES: Rules = [
+    (r'encoder_to_decoder\.weight', 'encoder_to_decoder.weight'),
+    *_crd_block_rules(r'decoder\.blocks'),
+    # pixel-reconstruction output of MAE pre-training; the CRD has no final norm and no head
+    (r'decoder\.(norm|head)\.(weight|bias)', None),
+    # MAE's mask token: the official loader leaves it out (its name has no `decoder.` prefix)
+    (r'mask_token', None),
+    # encoder weights belong to the backbone (the VideoMAE -> TokenPruningViT section)
+    (r'encoder\..+', None),
+    # fixed sinusoid tables, rebuilt by the model
+    (r'(encoder\.|decoder\.)?pos_embed', None),
+]
+
+
+def convert_official_evad_roi_head(
+        state_dict: Mapping[str, Tensor]) -> Tuple['OrderedDict[str, Tensor]', ConversionReport]:
+    """Official EVAD weights -> :class:`ContextRefinementRoIHead` state dict.
+
+    Only the keys under :data:`OFFICIAL_EVAD_ROI_HEAD_PREFIXES` are looked at (the rest belong to
+    the backbone, neck and localization head); the result has keys relative to the RoI head.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): the official ``model_state``.
+
+    Returns:
+        tuple: converted state dict and :class:`ConversionReport` (``unknown`` lists head keys
+        no rule knows).
+    """
+    head_keys = {k: v for k, v in state_dict.items()
+                 if k.startswith(OFFICIAL_EVAD_ROI_HEAD_PREFIXES)}
+    return convert_state_dict(head_keys, OFFICIAL_EVAD_ROI_HEAD_RULES)
+
+
+def convert_videomae_decoder(
+        state_dict: Mapping[str, Tensor]) -> Tuple['OrderedDict[str, Tensor]', ConversionReport]:
+    """VideoMAE pre-training weights -> the projection and decoder blocks of the RoI head.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): the pre-training checkpoint's weights (the dict under
+            its ``model`` / ``module`` key).
+
+    Returns:
+        tuple: converted state dict, keys relative to the RoI head (``encoder_to_decoder.weight``,
+        ``decoder.blocks.{i}.*``), and a :class:`ConversionReport`.
+    """
+    return convert_state_dict(state_dict, VIDEOMAE_DECODER_TO_ROI_HEAD_RULES)

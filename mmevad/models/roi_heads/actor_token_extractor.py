@@ -1,0 +1,61 @@
+"""EVAD's "3-D RoIAlign": one actor token per box from a (t, h, w) feature map (spec §3.5)."""
+from typing import Optional
+
+import mmcv.ops
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor
+
+__all__ = ['ActorTokenExtractor']
+
+
+class ActorTokenExtractor(BaseModule):
+    """RoIAlign every temporal slice with the same (keyframe) box, then max over space and
+    mean over time.
+
+    mmaction2's ``SingleRoIExtractor3D`` pools over time first (and averages), which is not the
+    same (spec §3.5, D16), hence this module. All ``B * t`` slices go through one RoIAlign call:
+    the map is stacked into a contiguous ``(B * t, C, h, w)`` tensor (mmcv's CPU RoIAlign reads
+    non-contiguous inputs wrongly) and every RoI is repeated once per slice.
+
+    Args:
+        roi_layer (dict, optional): an ``mmcv.ops`` RoI layer, ``type`` plus its arguments except
+            ``spatial_scale``. Defaults to ``dict(type='RoIAlign', output_size=7,
+            sampling_ratio=2, aligned=True)`` (detectron2 ``ROIAlignV2``, as EVAD).
+        featmap_stride (int): pixels per feature-map cell; the layer's ``spatial_scale`` is
+            ``1 / featmap_stride``. Defaults to 16.
+    """
+
+    def __init__(self, roi_layer: Optional[dict] = None, featmap_stride: int = 16) -> None:
+        super().__init__()
+        cfg = dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True)
+        cfg.update(roi_layer or {})
+        layer_type = cfg.pop('type')
+        if not hasattr(mmcv.ops, layer_type):
+            raise KeyError(f'roi_layer type {layer_type!r} is not an mmcv.ops layer; '
+                           f"use e.g. 'RoIAlign'")
+        if 'spatial_scale' in cfg:
+            raise ValueError('roi_layer must not set spatial_scale; it is 1 / featmap_stride')
+        self.featmap_stride = featmap_stride
+        self.roi_layer = getattr(mmcv.ops, layer_type)(
+            spatial_scale=1. / featmap_stride, **cfg)
+
+    def forward(self, feats: Tensor, rois: Tensor) -> Tensor:
+        """Pool one token per RoI.
+
+        Args:
+            feats (Tensor): ``(B, C, t, h, w)`` feature map.
+            rois (Tensor): ``(n, 5)`` rows ``(batch index, x1, y1, x2, y2)``, pixel coordinates.
+
+        Returns:
+            Tensor: ``(n, C)`` actor tokens.
+        """
+        B, C, t, h, w = feats.shape
+        # slice s of clip b becomes image b * t + s of a contiguous 2-D batch
+        frames = feats.transpose(1, 2).reshape(B * t, C, h, w).contiguous()
+        slice_rois = rois.repeat_interleave(t, dim=0)  # (n * t, 5), RoI-major
+        offsets = torch.arange(t, dtype=rois.dtype, device=rois.device).repeat(rois.shape[0])
+        slice_rois[:, 0] = slice_rois[:, 0] * t + offsets
+        pooled = self.roi_layer(frames, slice_rois)  # (n * t, C, o, o)
+        pooled = pooled.reshape(rois.shape[0], t, C, pooled.shape[-2] * pooled.shape[-1])
+        return pooled.amax(dim=-1).mean(dim=1)
