@@ -109,6 +109,7 @@ def test_ava_average_precision_of_class_without_ground_truth():
 
 # ---------------------------------------------------------------------------------------------
 DIST_WORKER = """
+import os
 import sys
 if sys.argv[1] == 'fixed':
     import mmevad  # noqa: F401
@@ -122,7 +123,9 @@ all_reduce(value, op='sum')
 # what Runner.wrap_model does for a distributed run
 ddp = runner_module.MMDistributedDataParallel(
     module=torch.nn.Linear(2, 2), device_ids=[0], broadcast_buffers=False)
-print('sum', int(value.item()), type(ddp).__name__)
+# one file per rank: the ranks' stdout would interleave
+with open(os.path.join(sys.argv[2], 'rank' + os.environ['RANK']), 'w') as f:
+    f.write(f'sum {int(value.item())} {type(ddp).__name__}')
 """
 
 
@@ -135,7 +138,7 @@ def test_distributed_cpu_processes(tmp_path):
     def torchrun(mode, port):
         return subprocess.run(
             [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-             f'--master_port={port}', str(script), mode],
+             f'--master_port={port}', str(script), mode, str(tmp_path)],
             capture_output=True, text=True, timeout=300)
 
     upstream = torchrun('upstream', 29611)
@@ -144,4 +147,6 @@ def test_distributed_cpu_processes(tmp_path):
 
     fixed = torchrun('fixed', 29612)
     assert fixed.returncode == 0, fixed.stderr
-    assert fixed.stdout.count('sum 2 CPUTolerantDistributedDataParallel') == 2
+    for rank in (0, 1):
+        assert (tmp_path / f'rank{rank}').read_text() == (
+            'sum 2 CPUTolerantDistributedDataParallel')
