@@ -52,11 +52,9 @@ def sdpa_macs(inputs, outputs) -> int:
 
 def importance_macs(inputs, outputs) -> Counter:
     """``mmevad::keyframe_importance``: q.k^T of all queries and keys, then the weighted sum of
-    the probabilities over the queries (B, heads, N, N - Nk)."""
+    the probabilities over the queries, ``B * heads * N * N * (C / heads + 1)``."""
     q, k = get_shape(inputs[0]), get_shape(inputs[1])
-    score = get_shape(outputs[0])  # (B, N - Nk)
-    batch_heads = prod(q[:-2])
-    return Counter({IMPORTANCE_KEY: batch_heads * q[-2] * (k[-2] * q[-1] + score[-1])})
+    return Counter({IMPORTANCE_KEY: prod(q[:-1]) * k[-2] * (q[-1] + 1)})
 
 
 class TensorOutputs(nn.Module):
