@@ -182,7 +182,8 @@ class TokenPruningViT(BaseModule):
         if img_size % patch_size:
             raise ValueError(f'img_size={img_size} is not a multiple of '
                              f'patch_size={patch_size}')
-        if num_frames % tubelet_size or (num_frames // tubelet_size) % 2:
+        slots = num_frames // tubelet_size
+        if num_frames % tubelet_size or slots % 2 or slots < 2:
             raise ValueError(
                 f'num_frames={num_frames} with tubelet_size={tubelet_size} does not give an '
                 f'even number of temporal slots; the keyframe slot is the middle one of an even '

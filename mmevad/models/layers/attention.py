@@ -30,8 +30,9 @@ def keyframe_importance(q: Tensor,
     For non-keyframe key ``j`` the score is
     ``(1/heads) sum_h (1/N) [ew * sum_{q < Nk} A_h[q, j] + sum_{q >= Nk} A_h[q, j]]`` with
     ``A_h = softmax(scale * q_h k_h^T)`` over all ``N`` keys. The probabilities are rebuilt from
-    ``q`` and ``k`` in chunks of query rows, so no ``(B, heads, N, N)`` map is ever held, and no
-    tensor is modified in place (D2). The result is not differentiable (selection only).
+    ``q`` and ``k`` in chunks of query rows, so no ``(B, heads, N, N)`` map is ever held, and the
+    probabilities are never scaled in place (D2). The result is not differentiable (it only
+    selects tokens).
 
     Args:
         q (Tensor): ``(B, heads, N, C / heads)`` unscaled queries; the first ``Nk`` tokens are the

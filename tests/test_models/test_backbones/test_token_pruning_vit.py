@@ -365,6 +365,7 @@ def test_no_weight_decay_lists_biases_and_1d_parameters():
     (dict(keep_rates=(1., 1.2, 1., 1.)), r'keep_rates must lie in \(0, 1\]'),
     (dict(num_frames=6), 'even number of temporal slots'),
     (dict(num_frames=9), 'even number of temporal slots'),
+    (dict(num_frames=0), 'even number of temporal slots'),
     (dict(feature_taps=(0, 1, 2)), 'feature_taps=.* must be 4 distinct increasing'),
     (dict(feature_taps=(0, 2, 1, 3)), 'feature_taps=.* must be 4 distinct increasing'),
     (dict(feature_taps=(0, 1, 1, 3)), 'feature_taps=.* must be 4 distinct increasing'),

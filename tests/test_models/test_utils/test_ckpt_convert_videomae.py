@@ -187,3 +187,23 @@ def test_converter_cli_saves_and_verifies(tmp_path):
     assert saved['state_dict'].keys() == expected.keys()
     assert 'decoder.blocks.0.norm1.weight' in saved[VIDEOMAE_DECODER_KEY]
     assert saved['meta']['missing'] == []
+
+
+def test_converted_weights_load_through_a_detectors_pretrained_init(tmp_path):
+    from mmengine.model import BaseModule
+
+    conversion = convert_videomae(pretraining_checkpoint())
+    path = tmp_path / 'converted.pth'
+    torch.save({'state_dict': conversion.state_dict}, path)
+
+    class Detector(BaseModule):
+
+        def __init__(self):
+            super().__init__(init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+            self.backbone = TokenPruningViT(**TINY)
+
+    detector = Detector()
+    detector.init_weights()
+    state = detector.state_dict()
+    for key, value in conversion.state_dict.items():
+        torch.testing.assert_close(state[key], value, msg=f'{key} was not loaded')
