@@ -1,6 +1,6 @@
 """VideoMAE ViT with EVAD's keyframe-centric token pruning (spec ``evad-algorithm.md`` §1)."""
 import math
-from typing import List, Optional, Sequence, Set, Tuple, Union
+from typing import List, Sequence, Set, Tuple, Union
 
 import torch
 import torch.nn.functional as F
