@@ -1,5 +1,5 @@
 """The pre-norm ViT block shared by the backbone and the context refinement decoder."""
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
@@ -77,6 +77,46 @@ class TransformerBlock(BaseModule):
             return cp.checkpoint(branch, x, use_reentrant=False)
         return branch(x)
 
+    def attention_residual(self, x: Tensor) -> Tensor:
+        """``x + DropPath(Attn(LN1(x)))``, ``(B, N, C) -> (B, N, C)``."""
+        return x + self.drop_path(self._run(self.attention_branch, x))
+
+    def mlp_residual(self, x: Tensor) -> Tensor:
+        """``x + DropPath(MLP(LN2(x)))``, ``(B, N, C) -> (B, N, C)``."""
+        return x + self.drop_path(self._run(self.mlp_branch, x))
+
+    def attention_residual_and_importance(self, x: Tensor, num_keyframe: int,
+                                          enhanced_weight: float) -> Tuple[Tensor, Tensor]:
+        """:meth:`attention_residual` plus the importance of every non-keyframe token.
+
+        The score is the attention each non-keyframe token receives in this block, keyframe
+        queries weighted by ``enhanced_weight`` (spec §1.6, see
+        :func:`~mmevad.models.layers.keyframe_importance`). With ``with_cp`` the attention
+        branch is checkpointed like in :meth:`attention_residual`; the scores are computed in the
+        forward pass only, not again when the backward pass recomputes the branch.
+
+        Args:
+            x (Tensor): ``(B, N, C)``, the ``Nk`` keyframe tokens first.
+            num_keyframe (int): ``Nk``.
+            enhanced_weight (float): weight of the keyframe-query rows.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(B, N, C)`` block state after the attention residual and
+            ``(B, N - Nk)`` scores (no gradient).
+        """
+        scores: List[Tensor] = []
+
+        def branch(inp: Tensor) -> Tensor:
+            inp = self.norm1(inp)
+            if scores:  # recomputation for the backward pass: the output is all it needs
+                return self.attn(inp)
+            out, score = self.attn.forward_and_importance(inp, num_keyframe, enhanced_weight)
+            scores.append(score)
+            return out
+
+        x = x + self.drop_path(self._run(branch, x))
+        return x, scores[0]
+
     def forward(self, x: Tensor) -> Tensor:
         """Args:
             x (Tensor): ``(B, N, C)``.
@@ -84,5 +124,4 @@ class TransformerBlock(BaseModule):
         Returns:
             Tensor: ``(B, N, C)``.
         """
-        x = x + self.drop_path(self._run(self.attention_branch, x))
-        return x + self.drop_path(self._run(self.mlp_branch, x))
+        return self.mlp_residual(self.attention_residual(x))
