@@ -207,6 +207,19 @@ def test_gradients_reach_every_parameter_and_the_learned_proposals():
     assert proposals.init_proposal_features.weight.grad.abs().sum() > 0
 
 
+def test_later_stages_get_detached_boxes():
+    head = build_head()
+    data_samples = [sample((64, 64), [[10, 8, 26, 24]])]
+    losses, _ = head.loss_and_predict(fpn_feats(1), data_samples)
+    losses['s1.loss_bbox'].backward()
+    # stage 1 refines stage 0's boxes without back-propagating into how they were made
+    assert head.bbox_head[0].fc_reg.weight.grad is None
+    assert head.proposal_generator.init_proposal_bboxes.weight.grad is None
+    assert head.bbox_head[1].fc_reg.weight.grad.abs().sum() > 0
+    # the proposal features stay attached across stages
+    assert head.proposal_generator.init_proposal_features.weight.grad.abs().sum() > 0
+
+
 def test_no_gt_and_degenerate_gt_give_finite_connected_losses():
     head = build_head()
     a, b = 0.3, -0.2
