@@ -234,6 +234,56 @@ def _missing_backbone_keys(backbone: Mapping[str, Tensor]) -> List[str]:
 # ---------------------------------------------------------------------------------------------
 # official EVAD -> QueryLocalizationHead (+ FPN neck) (owner: QueryLocalizationHead)
 # ---------------------------------------------------------------------------------------------
+# Official stage parameters live under `det_head.s0_headseries.{stage}.`; targets are relative
+# to QueryLocalizationHead, whose stage `i` is the mmdet DIIHead `bbox_head.{i}`.
+_OFFICIAL_STAGE = r'det_head\.s0_headseries\.(\d+)\.'
+_STAGE = r'bbox_head.\1.'
+
+OFFICIAL_EVAD_LOCALIZATION_HEAD_RULES: Rules = [
+    # self-attention among proposals: torch MultiheadAttention inside mmcv's wrapper
+    (_OFFICIAL_STAGE + r'self_attn\.(in_proj_weight|in_proj_bias|out_proj\.weight|out_proj\.bias)',
+     _STAGE + r'attention.attn.\2'),
+    (_OFFICIAL_STAGE + r'norm1\.(weight|bias)', _STAGE + r'attention_norm.\2'),
+    # dynamic instance interaction: the generator's first in*feat outputs are the (in, feat)
+    # matrix, the rest the (feat, out) one, in both implementations
+    (_OFFICIAL_STAGE + r'inst_interact\.dynamic_layer\.(weight|bias)',
+     _STAGE + r'instance_interactive_conv.dynamic_layer.\2'),
+    (_OFFICIAL_STAGE + r'inst_interact\.norm1\.(weight|bias)',
+     _STAGE + r'instance_interactive_conv.norm_in.\2'),
+    (_OFFICIAL_STAGE + r'inst_interact\.norm2\.(weight|bias)',
+     _STAGE + r'instance_interactive_conv.norm_out.\2'),
+    (_OFFICIAL_STAGE + r'inst_interact\.out_layer\.(weight|bias)',
+     _STAGE + r'instance_interactive_conv.fc_layer.\2'),
+    (_OFFICIAL_STAGE + r'inst_interact\.norm3\.(weight|bias)',
+     _STAGE + r'instance_interactive_conv.fc_norm.\2'),
+    (_OFFICIAL_STAGE + r'norm2\.(weight|bias)', _STAGE + r'instance_interactive_conv_norm.\2'),
+    # FFN: mmcv FFN = Sequential(Sequential(Linear, ReLU, Dropout), Linear, Dropout)
+    (_OFFICIAL_STAGE + r'linear1\.(weight|bias)', _STAGE + r'ffn.layers.0.0.\2'),
+    (_OFFICIAL_STAGE + r'linear2\.(weight|bias)', _STAGE + r'ffn.layers.1.\2'),
+    (_OFFICIAL_STAGE + r'norm3\.(weight|bias)', _STAGE + r'ffn_norm.\2'),
+    # towers: the same (Linear without bias, LayerNorm, ReLU) index layout on both sides
+    (_OFFICIAL_STAGE + r'cls_module\.(\d+)\.(weight|bias)', _STAGE + r'cls_fcs.\2.\3'),
+    (_OFFICIAL_STAGE + r'reg_module\.(\d+)\.(weight|bias)', _STAGE + r'reg_fcs.\2.\3'),
+    # class_logits rows (person, no-object) = DIIHead softmax rows (class 0, background 1);
+    # bboxes_delta rows (dx, dy, dw, dh) = DeltaXYWHBBoxCoder's order
+    (_OFFICIAL_STAGE + r'class_logits\.(weight|bias)', _STAGE + r'fc_cls.\2'),
+    (_OFFICIAL_STAGE + r'bboxes_delta\.(weight|bias)', _STAGE + r'fc_reg.\2'),
+    # learned proposals (top level in the official model, spec §2.2)
+    (r'init_proposal_boxes\.weight', r'proposal_generator.init_proposal_bboxes.weight'),
+    (r'init_proposal_features\.weight', r'proposal_generator.init_proposal_features.weight'),
+    # the class weight [1, 0.1] of the person loss, a config value (loss_cls.class_weight)
+    (r'criterion\.empty_weight', None),
+]
+"""Official EVAD keys -> :class:`QueryLocalizationHead` keys (relative to the head)."""
+
+# detectron2 FPN level k (2..5) = mmdet FPN index k - 2; mmcv ConvModule holds the conv as `.conv`
+OFFICIAL_EVAD_FPN_RULES: Rules = [
+    rule for level in range(2, 6) for rule in (
+        (rf'fpn_lateral{level}\.(weight|bias)', rf'lateral_convs.{level - 2}.conv.\1'),
+        (rf'fpn_output{level}\.(weight|bias)', rf'fpn_convs.{level - 2}.conv.\1'),
+    )
+]
+"""Official EVAD keys -> mmdet ``FPN`` neck keys (relative to the neck, ``num_outs=4``)."""
 
 
 # ---------------------------------------------------------------------------------------------
