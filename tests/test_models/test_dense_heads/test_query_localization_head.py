@@ -13,7 +13,7 @@ from mmevad.models.dense_heads import QueryLocalizationHead
 from mmevad.models.dense_heads import query_localization_head as qlh_module
 
 CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
-                  'evad_localization_head.py')
+                  'evad_vit-base-p16.py')
 CHANNELS = 32
 STRIDES = (4, 8, 16, 32)
 

@@ -20,7 +20,7 @@ from mmevad.models.utils.ckpt_convert import (OFFICIAL_EVAD_FPN_RULES,
                                               convert_state_dict)
 
 CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
-                  'evad_localization_head.py')
+                  'evad_vit-base-p16.py')
 C, C_IN, DYN, FFN, P, STAGES = 32, 24, 16, 64, 4, 2  # official: 256, 768, 64, 2048, 100, 6
 
 

@@ -1,12 +1,28 @@
-# EVAD localization branch (spec evad-algorithm.md §2): an mmdet FPN on the four keyframe maps of
-# the backbone (strides 4/8/16/32) and a Sparse R-CNN-style QueryLocalizationHead with a 2-way
-# softmax person / no-object classifier. Values are those of the released ViT-B configs; a ViT-L
-# model sets neck.in_channels to [1024] * 4.
+# EVAD with a ViT-B/16 backbone (spec evad-algorithm.md): TokenPruningViT -> FPN on four keyframe
+# maps -> QueryLocalizationHead (Sparse R-CNN-style, softmax person / no-object) ->
+# ContextRefinementRoIHead (dense token map, RoI extension, 3-D RoI pooling, context refinement
+# decoder). Values of the released ViT-B configs; keep rate 1 everywhere (the KTP schedules of
+# spec §1.8 override backbone.keep_rates).
+_base_ = ['./tpvit-base-p16.py']
+
 num_stages = 6
 num_proposals = 100
 feat_channels = 256  # FPN output width = proposal feature width
+# D1: the released models write the kept tokens back in score order onto ascending positions.
+# The backbone keeps score order ('official') and the RoI head fills positions ascending
+# ('official'); 'sorted' in either place puts every token at its true position.
+kept_token_order = 'official'
 
 model = dict(
+    type='EVAD',
+    person_score_thr=0.7,  # D9: keep proposals with person prob >= 0.7, all if none passes
+    loss_reduction='mean',  # D10: the official trainer minimises the mean of its loss terms
+    data_preprocessor=dict(
+        type='EVADDataPreprocessor',
+        mean=[114.75, 114.75, 114.75],  # D12: 0.45 / 0.225 on the 0-1 scale
+        std=[57.375, 57.375, 57.375],
+        pad_size_divisor=32),
+    backbone=dict(kept_token_order=kept_token_order),
     neck=dict(
         type='FPN',
         _scope_='mmdet',
@@ -72,4 +88,22 @@ model = dict(
                     dict(type='ClassificationCost', weight=2.0),  # -softmax person prob
                     dict(type='BBoxL1Cost', weight=5.0, box_format='xyxy'),  # img_shape-normalised
                     dict(type='IoUCost', iou_mode='giou', weight=2.0)
-                ]))))
+                ]))),
+    roi_head=dict(
+        type='ContextRefinementRoIHead',
+        in_channels=768,  # Ce, encoder width
+        embed_dims=384,  # Cd, decoder width (= VideoMAE pre-training decoder)
+        depth=6,
+        num_heads=6,
+        mlp_ratio=4.0,
+        qkv_bias=True,
+        drop_path_rate=0.1,
+        num_classes=80,  # AVA labels: 81 columns, column 0 unused
+        action_hidden_dims=2048,
+        action_loss_weight=12.0,
+        roi_extension=(0.4, 0.2),  # +40 % width, +20 % height (spec §3.4)
+        roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),
+        featmap_stride=16,  # patch size
+        kept_token_order=kept_token_order,
+        pos_embed_grid=(8, 14, 14),  # VideoMAE's table: 16 frames / tubelet 2, 224 / 16
+        with_cp=True))
