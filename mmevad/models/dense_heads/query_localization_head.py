@@ -354,7 +354,9 @@ class QueryLocalizationHead(BaseModule):
 
         Returns:
             list[InstanceData]: per image ``bboxes`` ``(P, 4)`` pixel xyxy clipped to
-            ``[0, w - 1] × [0, h - 1]`` of the resized unpadded clip, and ``scores`` ``(P,)``
+            ``[0, w - 1] × [0, h - 1]`` of the resized unpadded clip, ``unclipped_bboxes``
+            ``(P, 4)`` the same boxes before clipping (the official action branch enlarges these,
+            spec §3.4; ``ContextRefinementRoIHead`` pools from them), and ``scores`` ``(P,)``
             person probability.
         """
         stage_cls_scores, stage_bboxes = self(feats, data_samples)
@@ -364,6 +366,7 @@ class QueryLocalizationHead(BaseModule):
             bboxes = result.bboxes.clone()
             bboxes[:, 0::2] = bboxes[:, 0::2].clamp(min=0, max=w - 1)
             bboxes[:, 1::2] = bboxes[:, 1::2].clamp(min=0, max=h - 1)
+            result.unclipped_bboxes = result.bboxes
             result.bboxes = bboxes
         return results
 

@@ -332,3 +332,19 @@ def test_bad_inputs_raise():
     untrained = MODELS.build(cfg)
     with pytest.raises(ValueError, match='train_cfg'):
         untrained.loss_and_predict(fpn_feats(1), [sample((64, 64), [[0, 0, 9, 9]])])
+
+
+def test_predict_keeps_the_unclipped_boxes_for_the_action_branch():
+    """Spec §3.4: the official action branch enlarges the last-stage boxes as predicted; only
+    the output boxes are clipped."""
+    head = build_head(num_proposals=6)
+    with torch.no_grad():  # the last stage grows every box e-fold, past the image border
+        head.bbox_head[-1].fc_reg.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 1.0]))
+    data_samples = [sample((48, 40))]
+    feats = fpn_feats(1)
+    head.eval()
+    with torch.no_grad():
+        result = head.predict(feats, data_samples)[0]
+        _, raw_bboxes = head(feats, data_samples)
+    assert torch.equal(result.unclipped_bboxes, raw_bboxes[-1][0])
+    assert not torch.equal(result.unclipped_bboxes, result.bboxes)
