@@ -9,7 +9,7 @@ _base_ = [
 
 custom_imports = dict(imports=['mmevad'], allow_failed_imports=False)
 
-# The ViT-B values of configs/_base_/models/evad_roi_head.py; that fragment cannot be a second
+# The ViT-B values of configs/_base_/models/evad_vit-base-p16.py; that file cannot be a second
 # _base_ here because mmengine refuses a top-level key (`model`) defined by two bases.
 model = dict(
     roi_head=dict(

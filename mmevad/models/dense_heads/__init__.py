@@ -1,1 +1,3 @@
-__all__ = []
+from .query_localization_head import QueryLocalizationHead
+
+__all__ = ['QueryLocalizationHead']

@@ -256,13 +256,14 @@ class ContextRefinementRoIHead(BaseModule):
 
         Args:
             x: encoder output, see :meth:`context_and_map`.
-            rpn_results_list (list[InstanceData]): per image ``bboxes`` ``(P_i, 4)`` pixel xyxy.
+            rpn_results_list (list[InstanceData]): per image ``bboxes`` ``(P_i, 4)`` pixel xyxy
+                (pooled from ``unclipped_bboxes`` where given, as in :meth:`predict`).
             batch_data_samples (list[ActionDataSample]): metainfo with ``img_shape``.
 
         Returns:
             tuple[Tensor]: per decoder layer the ``(sum P_i, K)`` logits, images concatenated.
         """
-        logits = self.forward_actions(x, [r.bboxes for r in rpn_results_list],
+        logits = self.forward_actions(x, _pooling_bboxes(rpn_results_list),
                                       [s.metainfo for s in batch_data_samples])
         return tuple(torch.cat(per_image) for per_image in logits)
 
@@ -364,7 +365,11 @@ class ContextRefinementRoIHead(BaseModule):
         Args:
             x: encoder output, see :meth:`context_and_map`.
             rpn_results_list (list[InstanceData]): per image ``bboxes`` ``(P_i, 4)`` pixel xyxy
-                of the resized, unpadded clip. Not modified.
+                of the resized, unpadded clip and optionally ``unclipped_bboxes`` ``(P_i, 4)``,
+                the same boxes before clipping to the image (``QueryLocalizationHead.predict``
+                gives them): actor tokens are then pooled from those, as the official model
+                enlarges the predicted boxes before clipping (spec §3.4); the output boxes are
+                ``bboxes``. Not modified.
             batch_data_samples (list[ActionDataSample]): metainfo with ``img_shape``.
             rescale (bool): unused; boxes are always returned in ``[0, 1]`` of the frame, which
                 needs no rescaling. Accepted for mmdet's RoI-head contract.
@@ -379,13 +384,27 @@ class ContextRefinementRoIHead(BaseModule):
         """
         metas = [s.metainfo for s in batch_data_samples]
         bboxes_list = [r.bboxes for r in rpn_results_list]
-        last = self.forward_actions(x, bboxes_list, metas)[-1]
+        last = self.forward_actions(x, _pooling_bboxes(rpn_results_list), metas)[-1]
         results = []
         for bboxes, logits, meta in zip(bboxes_list, last, metas):
             scores = F.pad(logits.detach().sigmoid(), (1, 0))
             results.append(
                 InstanceData(bboxes=bboxes_to_unit(bboxes.detach(), meta), scores=scores))
         return results
+
+
+def _pooling_bboxes(rpn_results_list: InstanceList) -> List[Tensor]:
+    """The boxes to pool actor tokens from at test time: ``unclipped_bboxes`` where the
+    proposals carry them (spec §3.4, the official model extends unclipped boxes), else
+    ``bboxes``."""
+    pooling = []
+    for results in rpn_results_list:
+        bboxes = results.get('unclipped_bboxes', results.bboxes)
+        if bboxes.shape != results.bboxes.shape:
+            raise ValueError(f'unclipped_bboxes has shape {tuple(bboxes.shape)} but bboxes '
+                             f'{tuple(results.bboxes.shape)}; give one unclipped box per box')
+        pooling.append(bboxes)
+    return pooling
 
 
 def _in_mmdet_scope(cfg: dict) -> dict:

@@ -377,3 +377,35 @@ def test_user_errors_name_the_cause():
         head.loss(pruned_output(), [evad_proposals([0, -1, -1])] * 2, wrong)
     with pytest.raises(ValueError, match='assigned_gt_inds refers'):
         head.loss(pruned_output(), [evad_proposals([0, 5, -1])] * 2, samples)
+
+
+def test_actors_are_pooled_from_the_unclipped_boxes_when_given():
+    """Spec §3.4: the official model enlarges the predicted boxes, then clips; clipping first
+    would enlarge a box crossing the border less. The output boxes stay the clipped ones."""
+    head = build_head(roi_extension=(0.4, 0.2)).eval()
+    x = pruned_output(B=1)
+    data_samples = [sample([], [], img_shape=(60, 64))]
+    unclipped = torch.tensor([[-30., 5., 40., 50.], [20., -8., 90., 59.], [10., 10., 30., 30.]])
+    clipped = extend_bboxes(unclipped, (60, 64), (0., 0.))
+    proposals = [InstanceData(bboxes=clipped, unclipped_bboxes=unclipped)]
+    seen = []
+    extractor_forward = head.roi_extractor.forward
+
+    def extractor_spy(feats, rois):
+        seen.append(rois)
+        return extractor_forward(feats, rois)
+
+    head.roi_extractor.forward = extractor_spy
+    with torch.no_grad():
+        result = head.predict(x, proposals, data_samples)[0]
+        logits = head(x, proposals, data_samples)[-1]
+        from_clipped = head.predict(x, [InstanceData(bboxes=clipped)], data_samples)[0]
+    expected = extend_bboxes(unclipped, (60, 64), (0.4, 0.2))
+    assert torch.allclose(seen[0][:, 1:], expected) and torch.allclose(seen[1][:, 1:], expected)
+    assert not torch.allclose(expected, extend_bboxes(clipped, (60, 64), (0.4, 0.2)))
+    assert torch.allclose(result.scores[:, 1:], logits.sigmoid())
+    assert not torch.allclose(result.scores, from_clipped.scores)
+    assert torch.allclose(result.bboxes, clipped / torch.tensor([64., 60., 64., 60.]))
+    with pytest.raises(ValueError, match='unclipped_bboxes'):
+        head.predict(x, [InstanceData(bboxes=clipped, unclipped_bboxes=unclipped[:, :3])],
+                     data_samples)

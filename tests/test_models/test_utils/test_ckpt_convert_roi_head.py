@@ -125,7 +125,7 @@ def test_vit_b_config_fragment_fits_the_released_weights():
     from mmaction.registry import MODELS
     from mmengine.config import Config
     fragment = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
-                        'evad_roi_head.py')
+                        'evad_vit-base-p16.py')
     cfg = Config.fromfile(fragment).model.roi_head
     official = {name: torch.empty(shape, device='meta')
                 for name, shape in official_head_shapes(768, 384, 6).items()}

@@ -1,0 +1,109 @@
+# EVAD with a ViT-B/16 backbone (spec evad-algorithm.md): TokenPruningViT -> FPN on four keyframe
+# maps -> QueryLocalizationHead (Sparse R-CNN-style, softmax person / no-object) ->
+# ContextRefinementRoIHead (dense token map, RoI extension, 3-D RoI pooling, context refinement
+# decoder). Values of the released ViT-B configs; keep rate 1 everywhere (the KTP schedules of
+# spec §1.8 override backbone.keep_rates).
+_base_ = ['./tpvit-base-p16.py']
+
+num_stages = 6
+num_proposals = 100
+feat_channels = 256  # FPN output width = proposal feature width
+# D1: the released models write the kept tokens back in score order onto ascending positions.
+# The backbone keeps score order ('official') and the RoI head fills positions ascending
+# ('official'); 'sorted' in either place puts every token at its true position.
+kept_token_order = 'official'
+
+model = dict(
+    type='EVAD',
+    person_score_thr=0.7,  # D9: keep proposals with person prob >= 0.7, all if none passes
+    loss_reduction='mean',  # D10: the official trainer minimises the mean of its loss terms
+    data_preprocessor=dict(
+        type='EVADDataPreprocessor',
+        mean=[114.75, 114.75, 114.75],  # D12: 0.45 / 0.225 on the 0-1 scale
+        std=[57.375, 57.375, 57.375],
+        pad_size_divisor=32),
+    backbone=dict(kept_token_order=kept_token_order),
+    neck=dict(
+        type='FPN',
+        _scope_='mmdet',
+        in_channels=[768, 768, 768, 768],
+        out_channels=feat_channels,
+        num_outs=4,  # p2..p5; EVAD computes a p6 but never uses it
+        # detectron2's "Caffe2 Xavier" (kaiming-uniform, a=1, bias 0) as in the official FPN
+        init_cfg=dict(type='Caffe2Xavier', layer='Conv2d')),
+    localization_head=dict(
+        type='QueryLocalizationHead',
+        num_proposals=num_proposals,
+        proposal_feature_channel=feat_channels,
+        num_stages=num_stages,
+        # stage_loss_weights: default 1 for every stage (deep supervision, spec §2.4)
+        bbox_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            _scope_='mmdet',
+            # detectron2 ROIAlignV2: 7x7, 2 samples per bin, half-pixel aligned
+            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),
+            out_channels=feat_channels,
+            featmap_strides=[4, 8, 16, 32],
+            finest_scale=56),  # level = floor(log2(sqrt(area) / 56)), i.e. 4 + log2(·/224)
+        bbox_head=dict(  # one stage; every stage has this structure and its own weights
+            type='DIIHead',
+            _scope_='mmdet',
+            num_classes=1,  # person; softmax adds no-object as index 1
+            num_ffn_fcs=2,
+            num_heads=8,
+            num_cls_fcs=1,
+            num_reg_fcs=3,
+            feedforward_channels=2048,
+            in_channels=feat_channels,
+            dropout=0.0,
+            ffn_act_cfg=dict(type='ReLU', inplace=True),
+            dynamic_conv_cfg=dict(
+                type='DynamicConv',
+                in_channels=feat_channels,
+                feat_channels=64,
+                out_channels=feat_channels,
+                input_feat_shape=7,
+                act_cfg=dict(type='ReLU', inplace=True),
+                norm_cfg=dict(type='LN')),
+            # spec D11: softmax CE, class weights [person, no-object]; the head normalises by
+            # the summed class weights of all proposals
+            loss_cls=dict(
+                type='CrossEntropyLoss',
+                use_sigmoid=False,
+                class_weight=[1.0, 0.1],
+                loss_weight=2.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=5.0),
+            loss_iou=dict(type='GIoULoss', loss_weight=2.0),
+            # R-CNN deltas with weights (2, 2, 1, 1), no clipping to the image
+            bbox_coder=dict(
+                type='DeltaXYWHBBoxCoder',
+                clip_border=False,
+                target_means=[0., 0., 0., 0.],
+                target_stds=[0.5, 0.5, 1., 1.])),
+        train_cfg=dict(
+            assigner=dict(
+                type='HungarianAssigner',
+                _scope_='mmdet',
+                match_costs=[
+                    dict(type='ClassificationCost', weight=2.0),  # -softmax person prob
+                    dict(type='BBoxL1Cost', weight=5.0, box_format='xyxy'),  # img_shape-normalised
+                    dict(type='IoUCost', iou_mode='giou', weight=2.0)
+                ]))),
+    roi_head=dict(
+        type='ContextRefinementRoIHead',
+        in_channels=768,  # Ce, encoder width
+        embed_dims=384,  # Cd, decoder width (= VideoMAE pre-training decoder)
+        depth=6,
+        num_heads=6,
+        mlp_ratio=4.0,
+        qkv_bias=True,
+        drop_path_rate=0.1,
+        num_classes=80,  # AVA labels: 81 columns, column 0 unused
+        action_hidden_dims=2048,
+        action_loss_weight=12.0,
+        roi_extension=(0.4, 0.2),  # +40 % width, +20 % height (spec §3.4)
+        roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),
+        featmap_stride=16,  # patch size
+        kept_token_order=kept_token_order,
+        pos_embed_grid=(8, 14, 14),  # VideoMAE's table: 16 frames / tubelet 2, 224 / 16
+        with_cp=True))
