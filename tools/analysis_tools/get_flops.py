@@ -102,7 +102,11 @@ def build_counted_model(cfg: Config, shape, backbone_only: bool):
     if backbone_only or 'type' not in cfg.model:
         backbone = MODELS.build(cfg.model.backbone)
         return TensorOutputs(backbone), inputs, f'{type(backbone).__name__} (backbone only)'
+    # initialised weights, without loading any pre-trained file: a detector's outputs (e.g. the
+    # learned proposal boxes) must be valid for the traced forward to run
+    cfg.model.pop('init_cfg', None)
     model = MODELS.build(cfg.model)
+    model.init_weights()
     if not hasattr(model, '_forward'):
         raise TypeError(f'{type(model).__name__} has no _forward (tensor mode) to trace; '
                         f'use --backbone to count its backbone')

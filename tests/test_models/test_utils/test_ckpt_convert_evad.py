@@ -4,15 +4,14 @@ The official layout (names, shapes, order) is written by ``_official_evad_refere
 official model's structure; what the official model computes is restated there from the spec,
 on the official-named weights, without mmevad's modules.
 """
-import contextlib
 import glob
 import re
 from dataclasses import replace
 import os.path as osp
-from unittest import mock
 
 import pytest
 import torch
+from _utils import parameter_init_skipped
 from _official_evad_reference import (TINY_ARCH, TINY_BASE_CONFIG, VIT_B_KTP, VIT_L_KTP,
                                       official_evad_forward, official_evad_shapes,
                                       random_official_state_dict, tiny_model_overrides)
@@ -27,21 +26,6 @@ ROOT = osp.join(osp.dirname(__file__), '..', '..', '..')
 RELEASED_CONFIGS = sorted(
     path for path in glob.glob(osp.join(ROOT, 'configs', 'evad', 'evad_vit-*.py'))
     if 'synthetic' not in path)
-INIT_FUNCTIONS = ('uniform_', 'normal_', 'trunc_normal_', 'constant_', 'ones_', 'zeros_',
-                  'xavier_uniform_', 'xavier_normal_', 'kaiming_uniform_', 'kaiming_normal_')
-
-
-@contextlib.contextmanager
-def parameter_init_skipped():
-    """torch.nn.init's fills become no-ops, so a full-size model is built without writing its
-    (lazily allocated) parameters."""
-    with contextlib.ExitStack() as stack:
-        for name in INIT_FUNCTIONS:
-            stack.enter_context(
-                mock.patch.object(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor))
-        yield
-
-
 def official_file(state_dict):
     """The layout of a file saved by the official trainer."""
     return dict(epoch=12, model_state=state_dict, optimizer_state={}, cfg=None, amp=None)
