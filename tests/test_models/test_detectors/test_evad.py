@@ -1,0 +1,147 @@
+"""The EVAD detector end to end on a tiny model and the synthetic AVA data."""
+import copy
+import os.path as osp
+from unittest.mock import MagicMock
+
+import pytest
+import torch
+from _official_evad_reference import TINY_BASE_CONFIG, tiny_model_overrides
+from _utils import ROOT
+from mmaction.registry import DATASETS, MODELS
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+
+SYNTHETIC_DATA = osp.join(ROOT, 'configs', '_base_', 'datasets', 'synthetic_ava.py')
+
+
+def tiny_cfg(**model):
+    cfg = Config.fromfile(osp.join(ROOT, TINY_BASE_CONFIG))
+    cfg.merge_from_dict(dict(model=tiny_model_overrides()))
+    cfg.model.pop('init_cfg')
+    cfg.merge_from_dict(dict(model=model))
+    return cfg.model
+
+
+def build(**model):
+    torch.manual_seed(0)
+    detector = MODELS.build(tiny_cfg(**model))
+    detector.init_weights()
+    return detector
+
+
+@pytest.fixture(scope='module')
+def batch(synthetic_ava):
+    """Two training clips of the synthetic set through the real pipeline (no random flip)."""
+    data = Config.fromfile(SYNTHETIC_DATA)
+    dataset_cfg = copy.deepcopy(data.train_dataloader.dataset)
+    dataset_cfg.update(ann_file=synthetic_ava.ann_file_train,
+                       exclude_file=synthetic_ava.exclude_file_train,
+                       label_file=synthetic_ava.label_file,
+                       data_prefix=dict(img=synthetic_ava.data_root),
+                       pipeline=data.val_pipeline)
+    dataset = DATASETS.build(dataset_cfg)
+    return pseudo_collate([dataset[0], dataset[len(dataset) - 1]])
+
+
+def preprocess(detector, batch, training):
+    return detector.data_preprocessor(copy.deepcopy(batch), training)
+
+
+def test_loss_terms_are_finite_and_named(batch):
+    detector = build()
+    data = preprocess(detector, batch, True)
+    assert data['inputs'].shape[-2:] == (96, 128)  # 96x128 frames: already multiples of 32
+    losses = detector(**data, mode='loss')
+    loss_keys = sorted(k for k in losses if 'loss' in k)
+    num_stages = detector.localization_head.num_stages
+    depth = len(detector.roi_head.decoder.blocks)
+    assert loss_keys == sorted([f's{i}.loss_{n}' for i in range(num_stages)
+                                for n in ('cls', 'bbox', 'giou')] +
+                               [f'd{j}.loss_action' for j in range(depth)])
+    assert all(torch.isfinite(losses[k]).all() for k in loss_keys)
+
+
+def test_mean_reduction_divides_every_term_by_their_count(batch):
+    """Spec D10: the official trainer minimises the mean of its weighted loss terms."""
+    mean = build()(**preprocess(build(), batch, True), mode='loss')
+    total = build(loss_reduction='sum')(**preprocess(build(), batch, True), mode='loss')
+    num_terms = sum('loss' in k for k in total)
+    for key in total:
+        expected = total[key] / num_terms if 'loss' in key else total[key]
+        torch.testing.assert_close(mean[key], expected)
+
+
+def test_train_step_updates_and_every_parameter_gets_a_gradient(batch):
+    detector = build()
+    detector.train()
+    optim_wrapper = MagicMock()
+    optim_wrapper.optim_context.return_value.__enter__.return_value = None
+    log_vars = detector.train_step(copy.deepcopy(batch), optim_wrapper)
+    optim_wrapper.update_params.assert_called_once()
+    assert 'loss' in log_vars
+    loss = optim_wrapper.update_params.call_args[0][0]
+    loss.backward()
+    # a parameter left out of the graph would stop a DistributedDataParallel run
+    without_grad = [n for n, p in detector.named_parameters() if p.grad is None]
+    assert without_grad == []
+
+
+def test_predict_gives_avametric_layout(batch):
+    detector = build()
+    detector.eval()
+    with torch.no_grad():
+        samples = detector.test_step(copy.deepcopy(batch))
+    num_proposals = detector.localization_head.num_proposals
+    for sample in samples:
+        pred = sample.pred_instances
+        n = len(pred)
+        assert 1 <= n <= num_proposals
+        assert pred.bboxes.shape == (n, 4) and pred.scores.shape == (n, 81)
+        assert ((pred.bboxes >= 0) & (pred.bboxes <= 1)).all()
+        assert (pred.scores[:, 0] == 0).all()
+        assert ((pred.scores >= 0) & (pred.scores <= 1)).all()
+        assert not pred.bboxes.requires_grad
+
+
+def test_person_selection_keeps_confident_proposals_or_all(batch):
+    """Spec D9: proposals with person probability >= threshold; all of them when none passes."""
+    detector = build()
+    detector.eval()
+    data = preprocess(detector, batch, False)
+    with torch.no_grad():
+        _, person_scores, action_scores = detector(**data, mode='tensor')
+        threshold = person_scores[0].median().item()
+        detector.person_score_thr = threshold
+        samples = detector(**preprocess(detector, batch, False), mode='predict')
+    keep = person_scores[0] >= threshold
+    torch.testing.assert_close(samples[0].pred_instances.scores, action_scores[0][keep])
+    detector.person_score_thr = 0.7
+    assert detector.select_persons(torch.tensor([0.1, 0.69])).tolist() == [0, 1]
+    assert detector.select_persons(torch.tensor([0.1, 0.8, 0.7])).tolist() == [1, 2]
+
+
+def test_tensor_mode_shapes(batch):
+    detector = build()
+    detector.eval()
+    data = preprocess(detector, batch, False)
+    with torch.no_grad():
+        boxes, person_scores, action_scores = detector(data['inputs'], mode='tensor')
+    num_proposals = detector.localization_head.num_proposals
+    assert boxes.shape == (2, num_proposals, 4)
+    assert person_scores.shape == (2, num_proposals)
+    assert action_scores.shape == (2, num_proposals, 81)
+
+
+@pytest.mark.parametrize('change, error, match', [
+    (dict(loss_reduction='avg'), ValueError, 'loss_reduction'),
+    (dict(person_score_thr=7), ValueError, 'person_score_thr'),
+])
+def test_bad_settings_are_refused(change, error, match):
+    with pytest.raises(error, match=match):
+        MODELS.build(tiny_cfg(**change))
+
+
+def test_backbone_must_keep_its_tokens(batch):
+    detector = build(backbone=dict(out_type='dense'))
+    with pytest.raises(TypeError, match="out_type='evad'"):
+        detector(**preprocess(detector, batch, True), mode='loss')
