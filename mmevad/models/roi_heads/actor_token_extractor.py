@@ -1,10 +1,11 @@
 """EVAD's "3-D RoIAlign": one actor token per box from a (t, h, w) feature map (spec §3.5)."""
 from typing import Optional
 
-import mmcv.ops
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor
+
+from ..layers.roi_align import build_roi_layer
 
 __all__ = ['ActorTokenExtractor']
 
@@ -19,7 +20,8 @@ class ActorTokenExtractor(BaseModule):
     non-contiguous inputs wrongly) and every RoI is repeated once per slice.
 
     Args:
-        roi_layer (dict, optional): an ``mmcv.ops`` RoI layer, ``type`` plus its arguments except
+        roi_layer (dict, optional): an ``mmcv.ops`` RoI layer or an mmevad one such as
+            ``SeparableRoIAlign`` (faster on CPU), ``type`` plus its arguments except
             ``spatial_scale``. Defaults to ``dict(type='RoIAlign', output_size=7,
             sampling_ratio=2, aligned=True)`` (detectron2 ``ROIAlignV2``, as EVAD).
         featmap_stride (int): pixels per feature-map cell; the layer's ``spatial_scale`` is
@@ -30,15 +32,8 @@ class ActorTokenExtractor(BaseModule):
         super().__init__()
         cfg = dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True)
         cfg.update(roi_layer or {})
-        layer_type = cfg.pop('type')
-        if not hasattr(mmcv.ops, layer_type):
-            raise KeyError(f'roi_layer type {layer_type!r} is not an mmcv.ops layer; '
-                           f"use e.g. 'RoIAlign'")
-        if 'spatial_scale' in cfg:
-            raise ValueError('roi_layer must not set spatial_scale; it is 1 / featmap_stride')
         self.featmap_stride = featmap_stride
-        self.roi_layer = getattr(mmcv.ops, layer_type)(
-            spatial_scale=1. / featmap_stride, **cfg)
+        self.roi_layer = build_roi_layer(cfg, 1. / featmap_stride)
 
     def forward(self, feats: Tensor, rois: Tensor) -> Tensor:
         """Pool one token per RoI.

@@ -1,0 +1,69 @@
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmcv.ops import RoIAlign
+from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
+
+from mmevad.models.layers import MultiLevelRoIExtractor, SeparableRoIAlign, build_roi_layer
+
+
+def random_rois(num_imgs, num_rois, height, width, stride, seed=0):
+    """RoIs in input pixels, some reaching outside the map (the clamping and zero rules)."""
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.randint(0, num_imgs, (num_rois, ), generator=g).double()
+    xy = torch.rand(num_rois, 2, generator=g, dtype=torch.float64) * torch.tensor(
+        [width * stride * 1.3, height * stride * 1.3]) - 2.5 * stride
+    wh = torch.rand(num_rois, 2, generator=g, dtype=torch.float64) * 8 * stride + 0.05
+    return torch.cat([batch[:, None], xy, xy + wh], 1)
+
+
+@pytest.mark.parametrize('shape, num_rois, stride, output_size, sampling_ratio', [
+    ((4, 6, 12, 16), 40, 16, 7, 2),
+    ((2, 3, 5, 7), 9, 4, (3, 5), 1),
+    ((3, 2, 9, 1), 12, 8, 4, 3),  # a one-column map
+])
+def test_equals_mmcv_roialign(shape, num_rois, stride, output_size, sampling_ratio):
+    torch.manual_seed(0)
+    feats = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    rois = random_rois(shape[0], num_rois, shape[2], shape[3], stride)
+    ref = RoIAlign(output_size, 1 / stride, sampling_ratio, aligned=True)(feats, rois)
+    ours = SeparableRoIAlign(output_size, 1 / stride, sampling_ratio)(feats, rois)
+    torch.testing.assert_close(ours, ref, atol=1e-10, rtol=1e-10)
+    weights = torch.randn_like(ref)
+    ref_grad, = torch.autograd.grad((ref * weights).sum(), feats)
+    our_grad, = torch.autograd.grad((ours * weights).sum(), feats)
+    torch.testing.assert_close(our_grad, ref_grad, atol=1e-10, rtol=1e-10)
+
+
+def test_no_rois_and_unsupported_settings():
+    layer = SeparableRoIAlign(7, 1 / 16, 2)
+    assert layer(torch.randn(2, 3, 4, 4), torch.zeros(0, 5)).shape == (0, 3, 7, 7)
+    with pytest.raises(ValueError, match='sampling_ratio'):
+        SeparableRoIAlign(7, 1 / 16, 0)
+    with pytest.raises(ValueError, match='aligned'):
+        SeparableRoIAlign(7, 1 / 16, 2, aligned=False)
+
+
+def test_build_roi_layer_finds_mmevad_and_mmcv_layers():
+    assert isinstance(build_roi_layer(dict(type='SeparableRoIAlign', output_size=7), 0.25),
+                      SeparableRoIAlign)
+    mmcv_layer = build_roi_layer(dict(type='RoIAlign', output_size=7), 0.25)
+    assert isinstance(mmcv_layer, RoIAlign) and mmcv_layer.spatial_scale == 0.25
+    with pytest.raises(KeyError, match='RoIAlgn'):
+        build_roi_layer(dict(type='RoIAlgn'), 1.)
+
+
+def test_multi_level_extractor_matches_mmdet():
+    """Same level assignment and pooling as mmdet's SingleRoIExtractor."""
+    common = dict(out_channels=4, featmap_strides=[4, 8, 16, 32])
+    ours = MODELS.build(dict(
+        type='MultiLevelRoIExtractor',
+        roi_layer=dict(type='SeparableRoIAlign', output_size=7, sampling_ratio=2), **common))
+    ref = SingleRoIExtractor(
+        roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True), **common)
+    assert isinstance(ours, MultiLevelRoIExtractor)
+    torch.manual_seed(0)
+    feats = tuple(torch.randn(2, 4, 128 // s, 160 // s) for s in (4, 8, 16, 32))
+    rois = random_rois(2, 30, 128, 160, 1).float()
+    rois[:, 3:] = rois[:, 1:3] + (rois[:, 3:] - rois[:, 1:3]) * 40  # all four levels
+    torch.testing.assert_close(ours(feats, rois), ref(feats, rois), atol=1e-5, rtol=1e-5)
