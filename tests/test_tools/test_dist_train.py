@@ -19,7 +19,7 @@ def test_two_cpu_processes_train_and_validate(synthetic_workspace):
     env = dict(os.environ, PYTHON=sys.executable, PORT='29631', OMP_NUM_THREADS='1')
     result = subprocess.run(
         ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), EVAD_TINY, '2', '--work-dir',
-         str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_begin=1',
+         str(work_dir), '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
          'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
          'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
          'val_dataloader.persistent_workers=False'],
@@ -29,4 +29,4 @@ def test_two_cpu_processes_train_and_validate(synthetic_workspace):
     assert log.count('distributed backend nccl -> gloo') == 2  # both ranks
     assert 'Distributed training: True' in log
     assert len(logged_metric(log)) == 1  # rank 0 evaluated once, on the gathered predictions
-    assert (work_dir / 'epoch_1.pth').is_file()
+    assert (work_dir / 'iter_2.pth').is_file()

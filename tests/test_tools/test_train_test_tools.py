@@ -1,10 +1,14 @@
 """tools/train.py and tools/test.py round trip with a stock MMAction2 detector config."""
+import glob
 import os.path as osp
+
+import pytest
 
 from .conftest import ROOT, logged_metric, run_tool
 
 FASTRCNN_TINY = osp.join(ROOT, 'configs/videomae/'
                          'vit-tiny-p16_fastrcnn_1xb4-8x4x1-2e_synthetic-ava-rgb.py')
+EVAD_TINY = glob.glob(osp.join(ROOT, 'configs/evad/evad_vit-tiny-*synthetic-ava-rgb.py'))[0]
 
 
 def test_train_then_test_then_resume(synthetic_workspace):
@@ -27,3 +31,29 @@ def test_train_then_test_then_resume(synthetic_workspace):
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [1]' not in log and 'Epoch(train) [2]' in log
     assert (work_dir / 'epoch_2.pth').is_file()
+
+
+def test_evad_train_then_test_then_resume(synthetic_workspace):
+    """The tiny EVAD config (iteration based, as the quickstart runs it) through the tools."""
+    work_dir = synthetic_workspace / 'evad_work_dir'
+    val_loader = ['val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False']
+    short_run = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+                 'train_dataloader.persistent_workers=False', 'default_hooks.logger.interval=1',
+                 *val_loader]
+    log = run_tool('train.py', EVAD_TINY, '--work-dir', work_dir, '--cfg-options',
+                   'train_cfg.max_iters=3', 'train_cfg.val_interval=3', *short_run,
+                   cwd=synthetic_workspace)
+    (val_map, ) = logged_metric(log)
+    assert (work_dir / 'iter_3.pth').is_file()
+
+    log = run_tool('test.py', EVAD_TINY, work_dir / 'iter_3.pth', '--work-dir', work_dir,
+                   '--cfg-options', *val_loader, cwd=synthetic_workspace)
+    assert logged_metric(log) == pytest.approx([val_map], abs=1e-6, nan_ok=True)
+
+    log = run_tool('train.py', EVAD_TINY, '--work-dir', work_dir, '--resume',
+                   work_dir / 'iter_3.pth', '--cfg-options', 'train_cfg.max_iters=5',
+                   'train_cfg.val_interval=5', *short_run, cwd=synthetic_workspace)
+    assert 'resumed epoch: 0, iter: 3' in log
+    assert 'Iter(train) [4/5]' in log or 'Iter(train) [5/5]' in log
+    assert 'Iter(train) [1/5]' not in log
+    assert (work_dir / 'iter_5.pth').is_file()

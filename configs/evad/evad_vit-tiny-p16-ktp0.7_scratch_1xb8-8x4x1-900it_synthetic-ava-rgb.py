@@ -1,0 +1,83 @@
+# A tiny EVAD trained from scratch on the synthetic AVA-format data (mmevad.datasets), for the
+# quickstart and the keep-rate ablation on a CPU. Same architecture as the released models at
+# small width (ViT 96-d x 4 blocks, keep 0.7 in blocks 1 and 2, FPN 64, 20 queries x 3 stages,
+# a 2-layer 64-d context refinement decoder); the recipe is tuned for a few minutes of CPU.
+_base_ = [
+    '../_base_/models/evad_vit-base-p16.py', '../_base_/datasets/synthetic_ava.py',
+    '../_base_/schedules/evad_adamw_12e.py', '../_base_/default_runtime.py'
+]
+
+embed_dims = 96
+depth = 4
+feat_channels = 64
+num_stages = 3
+num_proposals = 20
+clip_len, frame_interval = 8, 4  # a 1-second window, as the 16x4 clips of AVA models
+short_side = 96
+keep_rates = [1., 0.7, 0.7, 1.]
+max_iters = 900
+
+# SeparableRoIAlign computes mmcv's aligned RoIAlign as two matmuls: same numbers, several
+# times faster on CPU, where RoIAlign was half of a training iteration.
+fast_roi_align = dict(type='SeparableRoIAlign', output_size=7, sampling_ratio=2, aligned=True)
+model = dict(
+    backbone=dict(
+        embed_dims=embed_dims, depth=depth, num_heads=3, drop_path_rate=0.,
+        num_frames=clip_len, keep_rates=keep_rates, feature_taps=(0, 1, 2, 3), with_cp=False),
+    neck=dict(in_channels=[embed_dims] * 4, out_channels=feat_channels),
+    localization_head=dict(
+        num_proposals=num_proposals,
+        proposal_feature_channel=feat_channels,
+        num_stages=num_stages,
+        bbox_roi_extractor=dict(
+            type='MultiLevelRoIExtractor', _scope_='mmaction', roi_layer=fast_roi_align,
+            out_channels=feat_channels),
+        bbox_head=dict(
+            in_channels=feat_channels, feedforward_channels=256, num_heads=4,
+            dynamic_conv_cfg=dict(in_channels=feat_channels, feat_channels=16,
+                                  out_channels=feat_channels))),
+    roi_head=dict(
+        in_channels=embed_dims, embed_dims=64, depth=2, num_heads=2, drop_path_rate=0.,
+        action_hidden_dims=128, roi_layer=fast_roi_align,
+        pos_embed_grid=(clip_len // 2, 14, 14), with_cp=False))
+
+sampler = dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
+               test_mode=True)
+train_pipeline = [
+    sampler,
+    dict(type='RawFrameDecode'),
+    dict(type='Resize', scale=(-1, short_side)),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='FormatShape', input_format='NCTHW', collapse=True),
+    dict(type='PackActionInputs')
+]
+val_pipeline = [
+    sampler,
+    dict(type='RawFrameDecode'),
+    dict(type='Resize', scale=(-1, short_side)),
+    dict(type='FormatShape', input_format='NCTHW', collapse=True),
+    dict(type='PackActionInputs')
+]
+train_dataloader = dict(
+    batch_size=8,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=4, dataset=dict(pipeline=val_pipeline))
+test_dataloader = val_dataloader
+
+# From scratch, a tiny model wants a much larger learning rate than fine-tuning VideoMAE, the
+# same rate for head and backbone, and clipped gradients.
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=max_iters)
+optim_wrapper = dict(
+    optimizer=dict(lr=1e-3), paramwise_cfg=dict(head_lr_mult=1.),
+    clip_grad=dict(max_norm=1., norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', milestones=[int(max_iters * 0.8)], gamma=0.1, by_epoch=False,
+         begin=0, end=max_iters)
+]
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False, max_keep_ckpts=1))
+log_processor = dict(by_epoch=False)
