@@ -1,4 +1,4 @@
-"""QueryLocalizationHead (spec evad-algorithm.md §2), built from the real config fragment, shrunk."""
+"""QueryLocalizationHead (spec evad-algorithm.md §2), built from the ViT-B model config, shrunk."""
 import math
 import os.path as osp
 
@@ -19,7 +19,7 @@ STRIDES = (4, 8, 16, 32)
 
 
 def tiny_model_cfg(num_stages=2, num_proposals=4):
-    """The config fragment with tiny widths: (neck cfg, head cfg)."""
+    """The neck and head of the ViT-B model config with tiny widths: (neck cfg, head cfg)."""
     model = Config.fromfile(CONFIG).model
     head = model.localization_head
     head.update(num_stages=num_stages, num_proposals=num_proposals,
