@@ -14,13 +14,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/install.sh"
 PY="${MMEVAD_VENV:-$ROOT/.venv}/bin/python"
-CONFIG="${QUICKSTART_CONFIG:-configs/evad/evad_vit-tiny-p16-ktp0.7_scratch_1xb8-8x4x1-900it_synthetic-ava-rgb.py}"
+CONFIG="${QUICKSTART_CONFIG:-configs/evad/evad_vit-tiny-p16-ktp0.7_scratch_1xb8-8x4x1-3000it_synthetic-ava-rgb.py}"
 WORK_DIR="${QUICKSTART_WORK_DIR:-work_dirs/quickstart}"
 cd "$ROOT"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"  # mmengine's pkg_resources notice
 
-echo "== generating the synthetic AVA dataset (data/synthetic_ava)"
-"$PY" tools/data/generate_synthetic_ava.py data/synthetic_ava ${SYNTHETIC_ARGS:-}
+echo "== generating the synthetic AVA dataset (data/synthetic_ava: 144 training videos, the default 4 validation videos)"
+"$PY" tools/data/generate_synthetic_ava.py data/synthetic_ava --num-train-videos 144
 
 echo "== checking it: its validation ground truth scored by AVAMetric"
 "$PY" tools/analysis_tools/eval_ground_truth.py configs/_base_/datasets/synthetic_ava.py \
