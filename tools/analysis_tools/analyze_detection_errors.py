@@ -60,14 +60,26 @@ def ground_truth_proposals(data_samples):
 
 
 @torch.no_grad()
-def evaluate(model, cfg, split, oracle=False):
-    """Returns (AVAMetric mAP, class-agnostic person AP@0.5 of the proposals)."""
+def evaluate(model, cfg, split, thresholds):
+    """One pass over ``split``.
+
+    Returns:
+        tuple: ({threshold: AVAMetric mAP}, oracle-box mAP, class-agnostic person AP@0.5 of
+        the proposals).
+    """
     from mmaction.registry import METRICS
     loader_cfg, evaluator_cfg = split_settings(cfg, split)
     loader = Runner.build_dataloader(loader_cfg)
-    metric = METRICS.build(evaluator_cfg)
-    metric.dataset_meta = loader.dataset.metainfo
+    metrics = {key: METRICS.build(evaluator_cfg) for key in [*thresholds, 'oracle']}
+    for metric in metrics.values():
+        metric.dataset_meta = loader.dataset.metainfo
     detections, annotations = [], []
+
+    def score(key, data_samples, actions, keep=None):
+        for sample, action, kept in zip(data_samples, actions, keep or [None] * len(actions)):
+            sample.pred_instances = action if kept is None else action[kept]
+        metrics[key].process(None, [s.to_dict() for s in data_samples])
+
     for data in loader:
         data = model.data_preprocessor(data, False)
         data_samples = data['data_samples']
@@ -77,17 +89,16 @@ def evaluate(model, cfg, split, oracle=False):
             detections.append([torch.cat([proposal.bboxes, proposal.scores[:, None]], 1).numpy()])
             gt = sample.gt_instances.bboxes.numpy().reshape(-1, 4)
             annotations.append(dict(bboxes=gt, labels=np.zeros(len(gt), dtype=np.int64)))
-        if oracle:
-            proposals = ground_truth_proposals(data_samples)
         actions = model.roi_head.predict(feats, proposals, data_samples)
-        for sample, proposal, action in zip(data_samples, proposals, actions):
-            # spec D9: proposals with person score >= model.person_score_thr, or all of them
-            sample.pred_instances = action if oracle else action[model.select_persons(
-                proposal.scores)]
-        metric.process(None, [s.to_dict() for s in data_samples])
-    mean_ap = metric.compute_metrics(metric.results)['overall']
+        for thr in thresholds:  # spec D9 person selection at each threshold
+            score(thr, data_samples, actions,
+                  [model.select_persons(p.scores, thr) for p in proposals])
+        score('oracle', data_samples,
+              model.roi_head.predict(feats, ground_truth_proposals(data_samples), data_samples))
+    maps = {key: float(metric.compute_metrics(metric.results)['overall'])
+            for key, metric in metrics.items()}
     person_ap = eval_map(detections, annotations, iou_thr=0.5, logger='silent', nproc=1)[0]
-    return float(mean_ap), float(person_ap)
+    return {thr: maps[thr] for thr in thresholds}, maps['oracle'], float(person_ap)
 
 
 def main():
@@ -101,12 +112,10 @@ def main():
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
     for split in args.splits:
-        for thr in args.thresholds:
-            model.person_score_thr = thr
-            mean_ap, person_ap = evaluate(model, cfg, split)
+        maps, oracle_map, person_ap = evaluate(model, cfg, split, args.thresholds)
+        for thr, mean_ap in maps.items():
             print(f'{split}: mAP {mean_ap:.4f} (person_score_thr {thr:g}), '
                   f'person AP@0.5 {person_ap:.4f}', flush=True)
-        oracle_map, _ = evaluate(model, cfg, split, oracle=True)
         print(f'{split}: oracle-box mAP {oracle_map:.4f} (ground-truth boxes)', flush=True)
 
 

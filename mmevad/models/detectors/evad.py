@@ -130,16 +130,19 @@ class EVAD(BaseDetector):
         ]
         return proposals, actions, results
 
-    def select_persons(self, person_scores: Tensor) -> Tensor:
+    def select_persons(self, person_scores: Tensor, score_thr: Optional[float] = None) -> Tensor:
         """Indices of the proposals kept at test time (spec D9).
 
         Args:
             person_scores (Tensor): ``(P,)`` person probabilities of one image.
+            score_thr (float, optional): threshold to use instead of ``person_score_thr``
+                (analysis tools compare several).
 
         Returns:
-            Tensor: ``(n,)`` long; all ``P`` when no score reaches ``person_score_thr``.
+            Tensor: ``(n,)`` long; all ``P`` when no score reaches the threshold.
         """
-        keep = (person_scores >= self.person_score_thr).nonzero().flatten()
+        thr = self.person_score_thr if score_thr is None else score_thr
+        keep = (person_scores >= thr).nonzero().flatten()
         if keep.numel() == 0:
             keep = torch.arange(person_scores.numel(), device=person_scores.device)
         return keep

@@ -118,6 +118,8 @@ def test_person_selection_keeps_confident_proposals_or_all(batch):
     detector.person_score_thr = 0.7
     assert detector.select_persons(torch.tensor([0.1, 0.69])).tolist() == [0, 1]
     assert detector.select_persons(torch.tensor([0.1, 0.8, 0.7])).tolist() == [1, 2]
+    assert detector.select_persons(torch.tensor([0.1, 0.8, 0.7]), 0.75).tolist() == [1]
+    assert detector.select_persons(torch.tensor([0.1, 0.2]), 0.75).tolist() == [0, 1]
 
 
 def test_tensor_mode_shapes(batch):
