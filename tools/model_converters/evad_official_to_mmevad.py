@@ -14,14 +14,14 @@ unexpected key and any shape mismatch.
 """
 import argparse
 import os.path as osp
-import pickle
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
-from mmevad.models.utils.ckpt_convert import convert_official_evad, load_converted_strictly
+from mmevad.models.utils.ckpt_convert import (convert_official_evad, load_converted_strictly,
+                                              load_source_checkpoint)
 
 
 def parse_args():
@@ -34,18 +34,6 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='override settings of CONFIG')
     return parser.parse_args()
-
-
-def load_source(path: str) -> dict:
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError:
-        # official files hold the config as a YAML string and the optimizer state, which
-        # weights_only accepts; a file re-saved by other code may pickle arbitrary objects
-        print(f'{path} holds pickled objects that weights_only=True refuses; loading it with '
-              f'weights_only=False, which can run code from the file: only do this for files '
-              f'you trust')
-        return torch.load(path, map_location='cpu', weights_only=False)
 
 
 def verify(config: str, cfg_options, state_dict) -> None:
@@ -62,7 +50,7 @@ def verify(config: str, cfg_options, state_dict) -> None:
 
 def main():
     args = parse_args()
-    state_dict, report = convert_official_evad(load_source(args.src))
+    state_dict, report = convert_official_evad(load_source_checkpoint(args.src))
     print(f'{osp.basename(args.src)}: {report.summary()}')
     for key, rule in report.dropped.items():
         print(f'  dropped {key}  (rule {rule})')

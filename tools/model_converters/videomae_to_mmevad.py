@@ -12,14 +12,14 @@ than the final norm of a fine-tuned checkpoint (its ``fc_norm`` is dropped, spec
 """
 import argparse
 import os.path as osp
-import pickle
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
-from mmevad.models.utils.ckpt_convert import VIDEOMAE_DECODER_KEY, convert_videomae
+from mmevad.models.utils.ckpt_convert import (VIDEOMAE_DECODER_KEY, convert_videomae,
+                                              load_source_checkpoint)
 
 
 def parse_args():
@@ -32,16 +32,6 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='override settings of CONFIG')
     return parser.parse_args()
-
-
-def load_source(path: str) -> dict:
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError:
-        # VideoMAE training scripts also pickle their argparse namespace ('args')
-        print(f'{path} holds more than tensors; loading it with weights_only=False '
-              f'(only do this for files you trust)')
-        return torch.load(path, map_location='cpu', weights_only=False)
 
 
 def verify(config: str, cfg_options, conversion) -> None:
@@ -67,7 +57,7 @@ def verify(config: str, cfg_options, conversion) -> None:
 
 def main():
     args = parse_args()
-    conversion = convert_videomae(load_source(args.src))
+    conversion = convert_videomae(load_source_checkpoint(args.src))
     report = conversion.report
     print(f'{osp.basename(args.src)}: {report.summary()}')
     for key, rule in report.dropped.items():

@@ -17,17 +17,32 @@ returned separately (``decoder_state_dict``, original names ``decoder.blocks.*``
 ``encoder_to_decoder.weight``, ...) and stored by the converter CLI under the top-level key
 :data:`VIDEOMAE_DECODER_KEY` of the output file, for the context refinement decoder's init.
 """
+import pickle
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+import torch
 from torch import Tensor
 
 __all__ = [
     'ConversionReport', 'convert_state_dict', 'Rules', 'VIDEOMAE_DECODER_KEY', 'VIDEOMAE_RULES',
-    'VideoMAEConversion', 'convert_videomae', 'unwrap_videomae_checkpoint'
+    'VideoMAEConversion', 'convert_videomae', 'unwrap_videomae_checkpoint', 'load_source_checkpoint'
 ]
+
+
+def load_source_checkpoint(path: str) -> dict:
+    """Read a checkpoint to convert, on the CPU. Tensors-only loading (``weights_only``) first;
+    original VideoMAE / EVAD files also pickle their training arguments or config, so fall back
+    to a full unpickle with a warning — which can run code from the file."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:
+        print(f'{path} holds pickled objects that weights_only=True refuses; loading it with '
+              'weights_only=False, which can run code from the file: only do this for files '
+              'you trust')
+        return torch.load(path, map_location='cpu', weights_only=False)
 
 # (regex matched with re.fullmatch, replacement with \1-style groups); replacement None = drop
 Rules = Sequence[Tuple[str, Optional[str]]]
