@@ -263,13 +263,20 @@ def test_box_update_uses_weights_2_2_1_1_and_the_spec_clamp():
     assert torch.allclose(widths, torch.full((4, ), 64 * 100000 / 16), rtol=1e-4)
 
 
-def test_predict_returns_clipped_pixel_boxes_and_probabilities():
-    head = build_head(num_proposals=6)
-    with torch.no_grad():  # deltas = biases: the whole-image proposals stay until the last
-        for stage in head.bbox_head:  # stage grows every box e-fold, past the image border
+def head_growing_boxes_past_the_border(num_proposals):
+    """A head whose regression outputs only its biases: the whole-image proposals stay until the
+    last stage, which grows every box e-fold, past the image border."""
+    head = build_head(num_proposals=num_proposals)
+    with torch.no_grad():
+        for stage in head.bbox_head:
             stage.fc_reg.weight.zero_()
             stage.fc_reg.bias.zero_()
         head.bbox_head[-1].fc_reg.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 1.0]))
+    return head
+
+
+def test_predict_returns_clipped_pixel_boxes_and_probabilities():
+    head = head_growing_boxes_past_the_border(num_proposals=6)
     img_shapes = [(64, 64), (48, 40)]
     data_samples = [sample(s) for s in img_shapes]
     feats = fpn_feats(2)
@@ -340,12 +347,7 @@ def test_bad_inputs_raise():
 def test_predict_keeps_the_unclipped_boxes_for_the_action_branch():
     """Spec §3.4: the official action branch enlarges the last-stage boxes as predicted; only
     the output boxes are clipped."""
-    head = build_head(num_proposals=6)
-    with torch.no_grad():  # deltas = biases: the whole-image proposals stay until the last
-        for stage in head.bbox_head:  # stage grows every box e-fold, past the image border
-            stage.fc_reg.weight.zero_()
-            stage.fc_reg.bias.zero_()
-        head.bbox_head[-1].fc_reg.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 1.0]))
+    head = head_growing_boxes_past_the_border(num_proposals=6)
     data_samples = [sample((48, 40))]
     feats = fpn_feats(1)
     head.eval()
