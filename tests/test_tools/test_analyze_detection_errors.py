@@ -15,7 +15,20 @@ LOADERS = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
            'val_dataloader.persistent_workers=False']
 
 
-def test_reports_model_person_and_oracle_numbers_for_both_splits(synthetic_workspace):
+def annotated_keyframes(root, split):
+    """(video, timestamp) pairs with ground truth in ``root``'s ``split``, exclusions removed."""
+    def rows(name):
+        with open(osp.join(root, 'annotations', name)) as f:
+            return {tuple(line.split(',')[:2]) for line in f.read().split()}
+    return len(rows(f'ava_{split}_v2.2.csv') - rows(f'ava_{split}_excluded_timestamps_v2.2.csv'))
+
+
+def keyframes_in(log, split):
+    (count, ) = re.findall(rf'{split}: (\d+) keyframes', log)
+    return int(count)
+
+
+def test_reports_model_person_and_oracle_numbers_for_both_splits(synthetic_workspace, tmp_path):
     work_dir = synthetic_workspace / 'work_dir'
     run_tool('train.py', EVAD_TINY, '--work-dir', work_dir, '--cfg-options',
              'train_cfg.max_iters=2', 'train_cfg.val_interval=2', *LOADERS,
@@ -31,6 +44,22 @@ def test_reports_model_person_and_oracle_numbers_for_both_splits(synthetic_works
         assert len(oracle) == 1
         assert all(0 <= float(v) <= 1 for row in maps for v in (row[0], row[2]))
         assert 0 <= float(oracle[0]) <= 1
+        (loose, strict), = re.findall(
+            rf'{split}: person AP@0.3 ([0-9.]+), AP@0.7 ([0-9.]+)', log)
+        assert 1 >= float(loose) >= float(maps[0][2]) >= float(strict) >= 0
+    default_root = synthetic_workspace / 'data' / 'synthetic_ava'
+    for split in ('val', 'train'):
+        assert keyframes_in(log, split) == annotated_keyframes(default_root, split)
+
+    # the val split of another root: 2 validation videos, the first of them the same
+    from mmevad.datasets import generate_synthetic_ava
+    bigger = generate_synthetic_ava(str(tmp_path / 'val2'), num_train_videos=1,
+                                    num_val_videos=2, seconds=4, height=96, width=128, seed=0)
+    log = run_tool('analysis_tools/analyze_detection_errors.py', EVAD_TINY,
+                   work_dir / 'iter_2.pth', '--splits', 'val', '--val-data-root', bigger.root,
+                   '--cfg-options', *LOADERS, cwd=synthetic_workspace)
+    assert keyframes_in(log, 'val') == annotated_keyframes(bigger.root, 'val')
+    assert annotated_keyframes(bigger.root, 'val') > annotated_keyframes(default_root, 'val')
 
 
 def test_oracle_proposals_are_the_annotated_boxes():

@@ -1,20 +1,29 @@
 """Split an EVAD model's frame-mAP into localization and action-classification errors.
 
     python tools/analysis_tools/analyze_detection_errors.py CONFIG CHECKPOINT
-        [--splits val train] [--thresholds 0.7 0.3] [--cfg-options k=v ...]
+        [--splits val train] [--thresholds 0.7 0.3] [--val-data-root DIR]
+        [--cfg-options k=v ...]
 
 For each split it reports, with the config's evaluator (``AVAMetric``):
 
 - ``mAP``: the model as it is tested (person selection at each ``--thresholds`` value);
-- ``person AP@0.5``: class-agnostic AP of all localization proposals (mmdet ``eval_map``);
+- ``person AP@0.5``: class-agnostic AP of all localization proposals (mmdet ``eval_map``),
+  and on a second line at IoU 0.3 and 0.7 (a low AP@0.7 with a fair AP@0.3 means imprecise
+  boxes rather than missed people);
 - ``oracle-box mAP``: the action branch scored on the ground-truth boxes instead of the
   proposals (every annotated person, person score 1) — the mAP a perfect localizer would give.
 
 ``train`` reads the training annotations with the validation pipeline (no augmentation), so a
 large train/val gap means over-fitting, and low numbers on both mean under-fitting.
+
+``--val-data-root`` reads the ``val`` split from another data root of the same layout, e.g. a
+synthetic set generated with more validation videos (``generate_synthetic_ava.py DIR
+--num-train-videos 1 --num-val-videos 20``; its first 4 videos are the default ones): the default
+split has 36 keyframes, too few to tell recipes apart.
 """
 import argparse
 import copy
+import os.path as osp
 
 import numpy as np
 import torch
@@ -34,15 +43,30 @@ def parse_args():
     parser.add_argument('--splits', nargs='+', choices=['val', 'train'], default=['val', 'train'])
     parser.add_argument('--thresholds', type=float, nargs='+', default=[0.7],
                         help='person_score_thr values to test the model at')
+    parser.add_argument('--val-data-root',
+                        help='read the val split from this data root instead (same layout)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     return parser.parse_args()
 
 
-def split_settings(cfg, split):
+def split_settings(cfg, split, val_data_root=None):
     """(dataloader cfg, evaluator cfg) of ``split``: the val ones, with the training annotation
-    files for ``'train'``."""
+    files for ``'train'``; for ``'val'`` with every path under ``val_data_root`` instead of the
+    config's data root (the parent of ``data_prefix.img``), if given."""
     loader, evaluator = copy.deepcopy(cfg.val_dataloader), copy.deepcopy(cfg.val_evaluator)
     loader.update(num_workers=0, persistent_workers=False)
+    if split == 'val' and val_data_root:
+        old_root = osp.dirname(osp.normpath(loader.dataset.data_prefix.img))
+        for node, key in ((loader.dataset, 'ann_file'), (loader.dataset, 'exclude_file'),
+                          (loader.dataset, 'proposal_file'), (loader.dataset.data_prefix, 'img'),
+                          (evaluator, 'ann_file'), (evaluator, 'exclude_file'),
+                          (evaluator, 'label_file')):
+            path = node.get(key)
+            if path:
+                if not path.startswith(old_root):
+                    raise ValueError(f'{key}={path!r} is not under the data root {old_root!r}; '
+                                     f'--val-data-root replaces that root')
+                node[key] = val_data_root + path[len(old_root):]
     if split == 'train':
         train_set = cfg.train_dataloader.dataset
         for key in ('ann_file', 'exclude_file'):
@@ -60,15 +84,15 @@ def ground_truth_proposals(data_samples):
 
 
 @torch.no_grad()
-def evaluate(model, cfg, split, thresholds):
+def evaluate(model, cfg, split, thresholds, val_data_root=None):
     """One pass over ``split``.
 
     Returns:
-        tuple: ({threshold: AVAMetric mAP}, oracle-box mAP, class-agnostic person AP@0.5 of
-        the proposals).
+        tuple: ({threshold: AVAMetric mAP}, oracle-box mAP, {IoU threshold: class-agnostic
+        person AP of the proposals} for IoU 0.3, 0.5 and 0.7, number of keyframes).
     """
     from mmaction.registry import METRICS
-    loader_cfg, evaluator_cfg = split_settings(cfg, split)
+    loader_cfg, evaluator_cfg = split_settings(cfg, split, val_data_root)
     loader = Runner.build_dataloader(loader_cfg)
     metrics = {key: METRICS.build(evaluator_cfg) for key in [*thresholds, 'oracle']}
     for metric in metrics.values():
@@ -97,8 +121,10 @@ def evaluate(model, cfg, split, thresholds):
               model.roi_head.predict(feats, ground_truth_proposals(data_samples), data_samples))
     maps = {key: float(metric.compute_metrics(metric.results)['overall'])
             for key, metric in metrics.items()}
-    person_ap = eval_map(detections, annotations, iou_thr=0.5, logger='silent', nproc=1)[0]
-    return {thr: maps[thr] for thr in thresholds}, maps['oracle'], float(person_ap)
+    person_ap = {iou: float(eval_map(detections, annotations, iou_thr=iou, logger='silent',
+                                     nproc=1)[0])
+                 for iou in (0.3, 0.5, 0.7)}
+    return {thr: maps[thr] for thr in thresholds}, maps['oracle'], person_ap, len(annotations)
 
 
 def main():
@@ -112,10 +138,15 @@ def main():
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
     for split in args.splits:
-        maps, oracle_map, person_ap = evaluate(model, cfg, split, args.thresholds)
+        maps, oracle_map, person_ap, num_keyframes = evaluate(model, cfg, split,
+                                                              args.thresholds,
+                                                              args.val_data_root)
+        print(f'{split}: {num_keyframes} keyframes', flush=True)
         for thr, mean_ap in maps.items():
             print(f'{split}: mAP {mean_ap:.4f} (person_score_thr {thr:g}), '
-                  f'person AP@0.5 {person_ap:.4f}', flush=True)
+                  f'person AP@0.5 {person_ap[0.5]:.4f}', flush=True)
+        print(f'{split}: person AP@0.3 {person_ap[0.3]:.4f}, '
+              f'AP@0.7 {person_ap[0.7]:.4f}', flush=True)
         print(f'{split}: oracle-box mAP {oracle_map:.4f} (ground-truth boxes)', flush=True)
 
 
