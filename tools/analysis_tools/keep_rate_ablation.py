@@ -20,7 +20,7 @@ from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(
-    ROOT, 'configs/evad/evad_vit-tiny-p16-ktp0.7_scratch_1xb8-8x4x1-3000it_synthetic-ava-rgb.py')
+    ROOT, 'configs/evad/evad_vit-tiny-p16-ktp0.7_scratch_1xb8-8x4x1-2600it_synthetic-ava-rgb.py')
 
 
 def parse_args():
