@@ -6,8 +6,8 @@
 #   python tools/data/generate_synthetic_ava.py data/synthetic_ava --num-train-videos 144
 # The tiny model overfits the default 12 training videos (val mAP 0.12 vs 0.49 on its training
 # keyframes after 900 iterations); with 144 videos it under-fits. 2600 iterations keep
-# bash tools/quickstart.sh within 15 minutes on a slow day of our 2-core machines (3000 took
-# 11 to 14 minutes of training, same code, depending on the machine). Results and the recipe
+# bash tools/quickstart.sh within 15 minutes when our 2-core machines run slow (3000 took
+# 11 to 14 minutes of training, same code, depending on the run). Results and the recipe
 # search: configs/evad/README.md, "Synthetic data".
 _base_ = [
     '../_base_/models/evad_vit-base-p16.py', '../_base_/datasets/synthetic_ava.py',
