@@ -57,16 +57,12 @@ def split_settings(cfg, split, val_data_root=None):
     loader.update(num_workers=0, persistent_workers=False)
     if split == 'val' and val_data_root:
         old_root = osp.dirname(osp.normpath(loader.dataset.data_prefix.img))
-        for node, key in ((loader.dataset, 'ann_file'), (loader.dataset, 'exclude_file'),
-                          (loader.dataset, 'proposal_file'), (loader.dataset.data_prefix, 'img'),
-                          (evaluator, 'ann_file'), (evaluator, 'exclude_file'),
-                          (evaluator, 'label_file')):
-            path = node.get(key)
-            if path:
-                if not path.startswith(old_root):
-                    raise ValueError(f'{key}={path!r} is not under the data root {old_root!r}; '
-                                     f'--val-data-root replaces that root')
-                node[key] = val_data_root + path[len(old_root):]
+        paths = ((loader.dataset, 'ann_file'), (loader.dataset, 'exclude_file'),
+                 (loader.dataset, 'proposal_file'), (loader.dataset.data_prefix, 'img'),
+                 (evaluator, 'ann_file'), (evaluator, 'exclude_file'), (evaluator, 'label_file'))
+        for node, key in paths:
+            if node.get(key):
+                node[key] = _rebase(node[key], old_root, val_data_root)
     if split == 'train':
         train_set = cfg.train_dataloader.dataset
         for key in ('ann_file', 'exclude_file'):
@@ -74,6 +70,14 @@ def split_settings(cfg, split, val_data_root=None):
         loader.dataset.data_prefix = train_set.data_prefix
         evaluator.update(ann_file=train_set.ann_file, exclude_file=train_set.exclude_file)
     return loader, evaluator
+
+
+def _rebase(path, old_root, new_root):
+    """``path`` with its leading ``old_root`` replaced by ``new_root``."""
+    if not path.startswith(old_root):
+        raise ValueError(f'{path!r} is not under the data root {old_root!r}; '
+                         f'--val-data-root replaces that root')
+    return new_root + path[len(old_root):]
 
 
 def ground_truth_proposals(data_samples):
@@ -84,15 +88,15 @@ def ground_truth_proposals(data_samples):
 
 
 @torch.no_grad()
-def evaluate(model, cfg, split, thresholds, val_data_root=None):
-    """One pass over ``split``.
+def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
+    """One pass over the split that ``loader_cfg`` / ``evaluator_cfg`` describe (see
+    :func:`split_settings`).
 
     Returns:
         tuple: ({threshold: AVAMetric mAP}, oracle-box mAP, {IoU threshold: class-agnostic
         person AP of the proposals} for IoU 0.3, 0.5 and 0.7, number of keyframes).
     """
     from mmaction.registry import METRICS
-    loader_cfg, evaluator_cfg = split_settings(cfg, split, val_data_root)
     loader = Runner.build_dataloader(loader_cfg)
     metrics = {key: METRICS.build(evaluator_cfg) for key in [*thresholds, 'oracle']}
     for metric in metrics.values():
@@ -138,9 +142,9 @@ def main():
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
     for split in args.splits:
-        maps, oracle_map, person_ap, num_keyframes = evaluate(model, cfg, split,
-                                                              args.thresholds,
-                                                              args.val_data_root)
+        loader_cfg, evaluator_cfg = split_settings(cfg, split, args.val_data_root)
+        maps, oracle_map, person_ap, num_keyframes = evaluate(model, loader_cfg, evaluator_cfg,
+                                                              args.thresholds)
         print(f'{split}: {num_keyframes} keyframes', flush=True)
         for thr, mean_ap in maps.items():
             print(f'{split}: mAP {mean_ap:.4f} (person_score_thr {thr:g}), '
