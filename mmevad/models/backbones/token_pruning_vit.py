@@ -16,10 +16,10 @@ from ..layers import TransformerBlock, get_sinusoid_encoding, resize_pos_embed
 
 __all__ = ['TokenPruningViT', 'pruning_schedule']
 
+NUM_FEATURE_MAPS = 4  # keyframe maps for the FPN: p2..p5
+
 OUT_TYPES = ('evad', 'dense')
 KEPT_TOKEN_ORDERS = ('official', 'sorted')
-# nearest-neighbour resampling of the four tapped keyframe maps -> strides 4, 8, 16, 32 (§1.9)
-TAP_SCALES = (4., 2., 1., .5)
 
 
 def pruning_schedule(num_tokens: int, num_keyframe: int,
@@ -91,7 +91,11 @@ class TokenPruningViT(BaseModule):
         enhanced_weight (float): weight of the keyframe queries in the importance score.
             Defaults to 1.
         feature_taps (Sequence[int]): four increasing block indices whose raw keyframe outputs
-            become the stride 4/8/16/32 maps of ``out_type='evad'``. Defaults to (2, 5, 8, 11).
+            become the maps of ``out_type='evad'``. Defaults to (2, 5, 8, 11).
+        feature_strides (Sequence[int]): strides of those maps, one per tap; each keyframe map
+            is resampled (nearest, §1.9) from the patch grid by ``patch_size / stride``, a power
+            of two. The default gives the spec's x4/x2/x1/x0.5 for patch 16, and the same FPN
+            strides for other patch sizes. Defaults to (4, 8, 16, 32).
         kept_token_order (str): order of the kept non-keyframe tokens in the output. 'official'
             keeps the top-k (descending score) order of the last pruning block that the
             released EVAD models were trained with (spec D1); 'sorted' orders them by position.
@@ -122,6 +126,7 @@ class TokenPruningViT(BaseModule):
                  keep_rates: Sequence[float] = (1., ) * 12,
                  enhanced_weight: float = 1.,
                  feature_taps: Sequence[int] = (2, 5, 8, 11),
+                 feature_strides: Sequence[int] = (4, 8, 16, 32),
                  kept_token_order: str = 'official',
                  out_type: str = 'evad',
                  with_cp: bool = False,
@@ -133,7 +138,8 @@ class TokenPruningViT(BaseModule):
             ]
         super().__init__(init_cfg=init_cfg)
         self._check_args(img_size, patch_size, depth, num_frames, tubelet_size, keep_rates,
-                         enhanced_weight, feature_taps, kept_token_order, out_type)
+                         enhanced_weight, feature_taps, feature_strides, kept_token_order,
+                         out_type)
         self.embed_dims = embed_dims
         self.patch_size = patch_size
         self.in_channels = in_channels
@@ -141,6 +147,7 @@ class TokenPruningViT(BaseModule):
         self.keep_rates = tuple(float(rate) for rate in keep_rates)
         self.enhanced_weight = float(enhanced_weight)
         self.feature_taps = tuple(int(index) for index in feature_taps)
+        self.feature_strides = tuple(int(stride) for stride in feature_strides)
         self.kept_token_order = kept_token_order
         self.out_type = out_type
 
@@ -173,7 +180,8 @@ class TokenPruningViT(BaseModule):
 
     @staticmethod
     def _check_args(img_size, patch_size, depth, num_frames, tubelet_size, keep_rates,
-                    enhanced_weight, feature_taps, kept_token_order, out_type) -> None:
+                    enhanced_weight, feature_taps, feature_strides, kept_token_order,
+                    out_type) -> None:
         if out_type not in OUT_TYPES:
             raise ValueError(f'out_type={out_type!r} is not one of {OUT_TYPES}')
         if kept_token_order not in KEPT_TOKEN_ORDERS:
@@ -197,11 +205,18 @@ class TokenPruningViT(BaseModule):
         if enhanced_weight < 0:
             raise ValueError(f'enhanced_weight must be >= 0, got {enhanced_weight}')
         taps = list(feature_taps)
-        if (len(taps) != len(TAP_SCALES) or taps != sorted(set(taps))
+        if (len(taps) != NUM_FEATURE_MAPS or taps != sorted(set(taps))
                 or not all(0 <= index < depth for index in taps)):
             raise ValueError(
-                f'feature_taps={tuple(feature_taps)} must be {len(TAP_SCALES)} distinct '
+                f'feature_taps={tuple(feature_taps)} must be {NUM_FEATURE_MAPS} distinct '
                 f'increasing block indices in [0, {depth}), e.g. (2, 5, 8, 11) for depth 12')
+        strides = list(feature_strides)
+        if len(strides) != NUM_FEATURE_MAPS or not all(
+                stride > 0 and math.log2(patch_size / stride).is_integer() for stride in strides):
+            raise ValueError(
+                f'feature_strides={tuple(feature_strides)} must be {NUM_FEATURE_MAPS} strides '
+                f'that each differ from patch_size={patch_size} by a power of two (the maps are '
+                f'resampled from the patch grid), e.g. (4, 8, 16, 32)')
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:
@@ -306,7 +321,8 @@ class TokenPruningViT(BaseModule):
         if self.out_type == 'dense':
             return self._to_dense(x, kept_index, grid)
         feats = tuple(
-            self._keyframe_map(tap, h, w, scale) for tap, scale in zip(taps, TAP_SCALES))
+            self._keyframe_map(tap, h, w, self.patch_size / stride)
+            for tap, stride in zip(taps, self.feature_strides))
         return TokenPruningOutput(feats, x, kept_index, grid)
 
     @staticmethod

@@ -186,6 +186,24 @@ def test_evad_output_shapes():
                                                             (2, 32, 4, 8), (2, 32, 2, 4)]
 
 
+def test_feature_maps_keep_fpn_strides_for_other_patch_sizes():
+    # patch 8: the tapped keyframe tokens lie on a stride-8 grid; the maps are still at
+    # strides 4/8/16/32, each the nearest resampling of its tap
+    model = _model(patch_size=8).eval()
+    native = _model(patch_size=8, feature_strides=(8, 8, 8, 8)).eval()  # same weights
+    with torch.no_grad():
+        out = model(_clip(width=128))  # grid (4, 8, 16), Nk = 128
+        taps = native(_clip(width=128)).keyframe_feats
+    assert out.grid == (4, 8, 16)
+    assert [tuple(f.shape) for f in out.keyframe_feats] == [(2, 32, 16, 32), (2, 32, 8, 16),
+                                                            (2, 32, 4, 8), (2, 32, 2, 4)]
+    assert torch.equal(out.keyframe_feats[0],
+                       taps[0].repeat_interleave(2, 2).repeat_interleave(2, 3))
+    assert torch.equal(out.keyframe_feats[1], taps[1])
+    assert torch.equal(out.keyframe_feats[2], taps[2][..., ::2, ::2])
+    assert torch.equal(out.keyframe_feats[3], taps[3][..., ::4, ::4])
+
+
 def test_kept_index_unique_and_in_range():
     model = _model(keep_rates=(.8, .7, 1., .6)).eval()
     with torch.no_grad():
@@ -370,6 +388,9 @@ def test_no_weight_decay_lists_biases_and_1d_parameters():
     (dict(feature_taps=(0, 2, 1, 3)), 'feature_taps=.* must be 4 distinct increasing'),
     (dict(feature_taps=(0, 1, 1, 3)), 'feature_taps=.* must be 4 distinct increasing'),
     (dict(feature_taps=(0, 1, 2, 4)), r'block indices in \[0, 4\)'),
+    (dict(feature_strides=(4, 8, 16)), r'feature_strides=\(4, 8, 16\) must be 4 strides'),
+    (dict(feature_strides=(4, 8, 24, 32)), 'differ from patch_size=16 by a power of two'),
+    (dict(feature_strides=(0, 8, 16, 32)), 'differ from patch_size=16 by a power of two'),
     (dict(out_type='map'), "out_type='map' is not one of"),
     (dict(kept_token_order='random'), "kept_token_order='random' is not one of"),
     (dict(img_size=60), 'img_size=60 is not a multiple of patch_size=16'),
