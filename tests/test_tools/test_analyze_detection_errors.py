@@ -1,5 +1,4 @@
 """tools/analysis_tools/analyze_detection_errors.py on a briefly trained tiny EVAD."""
-import glob
 import importlib.util
 import os.path as osp
 import re
@@ -9,7 +8,8 @@ from mmengine.structures import InstanceData
 
 from .conftest import ROOT, run_tool
 
-EVAD_TINY = glob.glob(osp.join(ROOT, 'configs/evad/evad_vit-tiny-*synthetic-ava-rgb.py'))[0]
+EVAD_TINY = osp.join(  # the quickstart config
+    ROOT, 'configs/evad/evad_vit-tiny-p8-ktp0.7_scratch_1xb8-4x8x1-2100it_synthetic-ava-rgb.py')
 LOADERS = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
            'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
            'val_dataloader.persistent_workers=False']

@@ -1,5 +1,4 @@
 """tools/train.py and tools/test.py round trip with a stock MMAction2 detector config."""
-import glob
 import os.path as osp
 
 import pytest
@@ -8,7 +7,8 @@ from .conftest import ROOT, logged_metric, run_tool
 
 FASTRCNN_TINY = osp.join(ROOT, 'configs/videomae/'
                          'vit-tiny-p16_fastrcnn_1xb4-8x4x1-2e_synthetic-ava-rgb.py')
-EVAD_TINY = glob.glob(osp.join(ROOT, 'configs/evad/evad_vit-tiny-*synthetic-ava-rgb.py'))[0]
+EVAD_TINY = osp.join(  # the quickstart config
+    ROOT, 'configs/evad/evad_vit-tiny-p8-ktp0.7_scratch_1xb8-4x8x1-2100it_synthetic-ava-rgb.py')
 
 
 def test_train_then_test_then_resume(synthetic_workspace):
