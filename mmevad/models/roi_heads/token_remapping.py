@@ -72,7 +72,9 @@ def remap_tokens(tokens: Tensor, kept_index: Tensor, grid: Tuple[int, int, int],
     positions = torch.cat((key_pos, nonkey_to_flat_index(kept_index, num_key, key_slot)), dim=1)
     positions = positions[..., None].expand(-1, -1, channels)
 
-    dense = mask_token.expand(B, t * h * w, channels).scatter(1, positions, tokens)
+    # under autocast the tokens may be fp16/bf16 while the learned mask token stays fp32
+    dense = mask_token.to(tokens.dtype).expand(B, t * h * w, channels).scatter(
+        1, positions, tokens)
     dense = dense + pos_embed
     context = tokens + pos_embed.expand(B, -1, -1).gather(1, positions)
     dense = dense.reshape(B, t, h, w, channels).permute(0, 4, 1, 2, 3)

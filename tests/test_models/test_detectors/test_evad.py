@@ -61,6 +61,24 @@ def test_loss_terms_are_finite_and_named(batch):
     assert all(torch.isfinite(losses[k]).all() for k in loss_keys)
 
 
+def test_loss_under_autocast_matches_fp32(batch):
+    # mixed precision (e.g. tools/train.py --amp on GPUs) runs the detector in half precision;
+    # bf16 on CPU exercises the same dtype mixing (fp32 parameters, bf16 activations). mmcv's
+    # CPU RoIAlign has no bf16 kernel, so both heads pool with SeparableRoIAlign here.
+    roi_layer = dict(type='SeparableRoIAlign', output_size=7, sampling_ratio=2, aligned=True)
+    detector = build(
+        localization_head=dict(bbox_roi_extractor=dict(
+            type='MultiLevelRoIExtractor', _scope_='mmaction', roi_layer=roi_layer)),
+        roi_head=dict(roi_layer=roi_layer))
+    data = preprocess(detector, batch, True)
+    reference = detector.parse_losses(detector(**data, mode='loss'))[0]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = detector(**data, mode='loss')
+    loss = detector.parse_losses(losses)[0]
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx(reference.item(), rel=0.05)
+
+
 def test_mean_reduction_divides_every_term_by_their_count(batch):
     """Spec D10: the official trainer minimises the mean of its weighted loss terms."""
     mean = build()(**preprocess(build(), batch, True), mode='loss')

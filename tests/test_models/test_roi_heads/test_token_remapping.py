@@ -120,6 +120,18 @@ def test_mask_token_gets_gradient_only_from_dropped_positions():
     assert mask_token.grad.flatten().tolist() == [0., 4.]
 
 
+def test_half_precision_tokens_with_a_float32_mask_token():
+    # under autocast the tokens arrive in bf16/fp16 while the mask token parameter stays fp32
+    grid = (2, 2, 3)
+    kept_index = torch.tensor([[0, 4]])
+    tokens, mask_token, pos_embed = self_encoding_inputs(kept_index, grid)
+    dense, context = remap_tokens(tokens, kept_index, grid, mask_token, pos_embed)
+    dense16, context16 = remap_tokens(tokens.bfloat16(), kept_index, grid, mask_token,
+                                      pos_embed)
+    assert torch.equal(dense16.float(), dense)  # small integers: exact in bf16
+    assert torch.equal(context16.float(), context)
+
+
 def test_bad_arguments_are_named():
     grid = (2, 1, 2)
     kept_index = torch.tensor([[1]])
