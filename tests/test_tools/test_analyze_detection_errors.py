@@ -6,10 +6,8 @@ import re
 import torch
 from mmengine.structures import InstanceData
 
-from .conftest import ROOT, run_tool
+from .conftest import EVAD_TINY, ROOT, run_tool
 
-EVAD_TINY = osp.join(  # the quickstart config
-    ROOT, 'configs/evad/evad_vit-tiny-p8-ktp0.7_scratch_1xb8-4x8x1-2100it_synthetic-ava-rgb.py')
 LOADERS = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
            'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
            'val_dataloader.persistent_workers=False']

@@ -7,10 +7,7 @@ import sys
 import pytest
 import torch
 
-from .conftest import ROOT, logged_metric
-
-EVAD_TINY = osp.join(  # the quickstart config
-    ROOT, 'configs/evad/evad_vit-tiny-p8-ktp0.7_scratch_1xb8-4x8x1-2100it_synthetic-ava-rgb.py')
+from .conftest import EVAD_TINY, ROOT, logged_metric
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU (gloo) path')

@@ -3,12 +3,10 @@ import os.path as osp
 
 import pytest
 
-from .conftest import ROOT, logged_metric, run_tool
+from .conftest import EVAD_TINY, ROOT, logged_metric, run_tool
 
 FASTRCNN_TINY = osp.join(ROOT, 'configs/videomae/'
                          'vit-tiny-p16_fastrcnn_1xb4-8x4x1-2e_synthetic-ava-rgb.py')
-EVAD_TINY = osp.join(  # the quickstart config
-    ROOT, 'configs/evad/evad_vit-tiny-p8-ktp0.7_scratch_1xb8-4x8x1-2100it_synthetic-ava-rgb.py')
 
 
 def test_train_then_test_then_resume(synthetic_workspace):
