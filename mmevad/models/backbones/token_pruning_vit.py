@@ -4,7 +4,7 @@ from typing import List, Sequence, Set, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import build_norm_layer
+from mmcv.cnn import ConvModule, build_norm_layer
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
@@ -96,6 +96,13 @@ class TokenPruningViT(BaseModule):
             is resampled (nearest, §1.9) from the patch grid by ``patch_size / stride``, a power
             of two. The default gives the spec's x4/x2/x1/x0.5 for patch 16, and the same FPN
             strides for other patch sizes. Defaults to (4, 8, 16, 32).
+        stem_channels (Sequence[int]): widths of an optional convolutional stem run on every
+            frame before the tubelet embedding: one 3x3 stride-2 convolution + BN + ReLU per
+            entry, after which the tubelet convolution covers ``patch_size / 2**len`` pixels.
+            Empty (VideoMAE's single tubelet convolution) by default; a stem is for training
+            small models from scratch, where early convolutions learn faster than a patchify
+            layer (Xiao et al., "Early Convolutions Help Transformers See Better", 2021).
+            Defaults to ().
         kept_token_order (str): order of the kept non-keyframe tokens in the output. 'official'
             keeps the top-k (descending score) order of the last pruning block that the
             released EVAD models were trained with (spec D1); 'sorted' orders them by position.
@@ -127,6 +134,7 @@ class TokenPruningViT(BaseModule):
                  enhanced_weight: float = 1.,
                  feature_taps: Sequence[int] = (2, 5, 8, 11),
                  feature_strides: Sequence[int] = (4, 8, 16, 32),
+                 stem_channels: Sequence[int] = (),
                  kept_token_order: str = 'official',
                  out_type: str = 'evad',
                  with_cp: bool = False,
@@ -138,8 +146,8 @@ class TokenPruningViT(BaseModule):
             ]
         super().__init__(init_cfg=init_cfg)
         self._check_args(img_size, patch_size, depth, num_frames, tubelet_size, keep_rates,
-                         enhanced_weight, feature_taps, feature_strides, kept_token_order,
-                         out_type)
+                         enhanced_weight, feature_taps, feature_strides, stem_channels,
+                         kept_token_order, out_type)
         self.embed_dims = embed_dims
         self.patch_size = patch_size
         self.in_channels = in_channels
@@ -151,12 +159,21 @@ class TokenPruningViT(BaseModule):
         self.kept_token_order = kept_token_order
         self.out_type = out_type
 
+        self.stem = ModuleList()
+        stem_in = in_channels
+        for channels in stem_channels:
+            self.stem.append(
+                ConvModule(stem_in, channels, kernel_size=(1, 3, 3), stride=(1, 2, 2),
+                           padding=(0, 1, 1), conv_cfg=dict(type='Conv3d'),
+                           norm_cfg=dict(type='BN3d'), act_cfg=dict(type='ReLU')))
+            stem_in = channels
+        embed_patch = patch_size // 2**len(stem_channels)
         self.patch_embed = PatchEmbed(
-            in_channels=in_channels,
+            in_channels=stem_in,
             embed_dims=embed_dims,
             conv_type='Conv3d',
-            kernel_size=(tubelet_size, patch_size, patch_size),
-            stride=(tubelet_size, patch_size, patch_size),
+            kernel_size=(tubelet_size, embed_patch, embed_patch),
+            stride=(tubelet_size, embed_patch, embed_patch),
             padding=(0, 0, 0),
             dilation=(1, 1, 1))
         grid = img_size // patch_size
@@ -180,8 +197,8 @@ class TokenPruningViT(BaseModule):
 
     @staticmethod
     def _check_args(img_size, patch_size, depth, num_frames, tubelet_size, keep_rates,
-                    enhanced_weight, feature_taps, feature_strides, kept_token_order,
-                    out_type) -> None:
+                    enhanced_weight, feature_taps, feature_strides, stem_channels,
+                    kept_token_order, out_type) -> None:
         if out_type not in OUT_TYPES:
             raise ValueError(f'out_type={out_type!r} is not one of {OUT_TYPES}')
         if kept_token_order not in KEPT_TOKEN_ORDERS:
@@ -217,6 +234,12 @@ class TokenPruningViT(BaseModule):
                 f'feature_strides={tuple(feature_strides)} must be {NUM_FEATURE_MAPS} strides '
                 f'that each differ from patch_size={patch_size} by a power of two (the maps are '
                 f'resampled from the patch grid), e.g. (4, 8, 16, 32)')
+        if stem_channels and (patch_size % 2**len(stem_channels)
+                              or not all(int(c) > 0 for c in stem_channels)):
+            raise ValueError(
+                f'stem_channels={tuple(stem_channels)} must be positive widths of at most '
+                f'log2(patch_size) stride-2 convolutions whose total stride divides '
+                f'patch_size={patch_size}, e.g. (16, 32, 64) for patch 8')
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:
@@ -271,6 +294,10 @@ class TokenPruningViT(BaseModule):
         return x + pos_embed.to(x.dtype), (t, h, w)
 
     def _patchify(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int, int]]:
+        """Stem (if any) and tubelet convolution: ``(B, 3, T, H, W) -> (B, t*h*w, C)`` and the
+        grid ``(t, h, w)``."""
+        for conv in self.stem:
+            x = conv(x)  # (B, C', T, H / 2, W / 2) per layer
         feats = self.patch_embed.projection(x)  # (B, C, t, h, w)
         grid = tuple(feats.shape[2:])
         return feats.flatten(2).transpose(1, 2), grid

@@ -204,6 +204,41 @@ def test_feature_maps_keep_fpn_strides_for_other_patch_sizes():
     assert torch.equal(out.keyframe_feats[3], taps[3][..., ::4, ::4])
 
 
+def test_conv_stem_feeds_the_tubelet_embedding_on_the_same_token_grid():
+    # two stride-2 conv+BN+ReLU layers on every frame, then a (2, 4, 4) tubelet convolution:
+    # the token grid, the maps and their strides are those of the plain patch-16 backbone
+    model = _model(stem_channels=(8, 12)).eval()
+    plain = _model().eval()
+    clip = _clip(width=128)
+    with torch.no_grad():
+        out, ref = model(clip), plain(clip)
+        x = clip
+        for layer in model.stem:
+            conv, bn = layer.conv, layer.bn
+            x = F.conv3d(x, conv.weight, conv.bias, stride=(1, 2, 2), padding=(0, 1, 1))
+            x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, eps=bn.eps)
+            x = x.clamp(min=0)
+        projection = model.patch_embed.projection
+        expected = F.conv3d(x, projection.weight, projection.bias, stride=(2, 4, 4))
+        tokens, grid = model._patchify(clip)
+    assert projection.kernel_size == (2, 4, 4) and projection.in_channels == 12
+    assert grid == out.grid == ref.grid == (4, 4, 8)
+    torch.testing.assert_close(tokens, expected.flatten(2).transpose(1, 2))
+    assert [f.shape for f in out.keyframe_feats] == [f.shape for f in ref.keyframe_feats]
+    assert out.tokens.shape == ref.tokens.shape
+    # the stem trains, and its BN parameters take no weight decay
+    model.train()
+    _loss(model(clip)).backward()
+    for name, param in model.stem.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, f'{name} got no gradient'
+    assert {'stem.0.bn.weight', 'stem.1.bn.bias'} <= model.no_weight_decay()
+    assert 'stem.0.conv.weight' not in model.no_weight_decay()
+
+
+def test_without_stem_the_state_dict_is_videomae_s():
+    assert not any(key.startswith('stem') for key in _model().state_dict())
+
+
 def test_kept_index_unique_and_in_range():
     model = _model(keep_rates=(.8, .7, 1., .6)).eval()
     with torch.no_grad():
@@ -391,6 +426,8 @@ def test_no_weight_decay_lists_biases_and_1d_parameters():
     (dict(feature_strides=(4, 8, 16)), r'feature_strides=\(4, 8, 16\) must be 4 strides'),
     (dict(feature_strides=(4, 8, 24, 32)), 'differ from patch_size=16 by a power of two'),
     (dict(feature_strides=(0, 8, 16, 32)), 'differ from patch_size=16 by a power of two'),
+    (dict(stem_channels=(8, ) * 5), r'stem_channels=\(8, 8, 8, 8, 8\) must be positive widths'),
+    (dict(stem_channels=(8, 0)), r'stem_channels=\(8, 0\) must be positive widths'),
     (dict(out_type='map'), "out_type='map' is not one of"),
     (dict(kept_token_order='random'), "kept_token_order='random' is not one of"),
     (dict(img_size=60), 'img_size=60 is not a multiple of patch_size=16'),
