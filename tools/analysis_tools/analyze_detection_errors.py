@@ -120,7 +120,7 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
         actions = model.roi_head.predict(feats, proposals, data_samples)
         for thr in thresholds:  # spec D9 person selection at each threshold
             score(thr, data_samples, actions,
-                  [model.select_persons(p.scores, thr) for p in proposals])
+                  [model.select_persons(p.scores, thr, p.bboxes) for p in proposals])
         score('oracle', data_samples,
               model.roi_head.predict(feats, ground_truth_proposals(data_samples), data_samples))
     maps = {key: float(metric.compute_metrics(metric.results)['overall'])

@@ -4,6 +4,7 @@ import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmaction.utils import ConfigType, OptConfigType, SampleList
+from mmcv.ops import nms
 from mmdet.models.detectors import BaseDetector
 from torch import Tensor
 
@@ -27,6 +28,12 @@ class EVAD(BaseDetector):
         person_score_thr (float): at test time keep the proposals whose person probability is at
             least this; an image where none passes keeps all of them (spec §2.5, D9). The person
             score is not multiplied into the action scores. Defaults to 0.7.
+        person_nms_iou_thr (float, optional): if set, non-maximum suppression (on the person
+            scores) at this IoU removes duplicate persons among the selected proposals. The
+            released models have none (D9): their set-prediction head has learnt to give each
+            person one proposal. A small model trained briefly has not, and its duplicates are
+            false positives for every action (the synthetic quickstart sets 0.5). Defaults to
+            None.
         loss_reduction (str): ``'mean'`` divides every loss term by the number of terms, as the
             official trainer minimises the mean of its weighted terms (spec §3.9, D10; 24 terms
             for ViT-B); ``'sum'`` leaves them, as mmengine sums them. Defaults to ``'mean'``.
@@ -43,6 +50,7 @@ class EVAD(BaseDetector):
                  localization_head: ConfigType,
                  roi_head: ConfigType,
                  person_score_thr: float = 0.7,
+                 person_nms_iou_thr: Optional[float] = None,
                  loss_reduction: str = 'mean',
                  data_preprocessor: OptConfigType = None,
                  train_cfg: OptConfigType = None,
@@ -54,11 +62,15 @@ class EVAD(BaseDetector):
                              f'got {loss_reduction!r}')
         if not 0. <= person_score_thr <= 1.:
             raise ValueError(f'person_score_thr is a probability; got {person_score_thr}')
+        if person_nms_iou_thr is not None and not 0. < person_nms_iou_thr <= 1.:
+            raise ValueError(f'person_nms_iou_thr is an IoU in (0, 1] or None (no NMS); got '
+                             f'{person_nms_iou_thr}')
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.localization_head = MODELS.build(localization_head)
         self.roi_head = MODELS.build(roi_head)
         self.person_score_thr = person_score_thr
+        self.person_nms_iou_thr = person_nms_iou_thr
         self.loss_reduction = loss_reduction
 
     def extract_feat(self, inputs: Tensor) -> Tuple[TokenPruningOutput, Tuple[Tensor, ...]]:
@@ -125,27 +137,40 @@ class EVAD(BaseDetector):
         proposals = self.localization_head.predict(fpn_feats, data_samples)
         actions = self.roi_head.predict(feats, proposals, data_samples)
         results = [
-            actors[self.select_persons(proposal.scores)]
+            actors[self.select_persons(proposal.scores, bboxes=proposal.bboxes)]
             for proposal, actors in zip(proposals, actions)
         ]
         return proposals, actions, results
 
-    def select_persons(self, person_scores: Tensor, score_thr: Optional[float] = None) -> Tensor:
-        """Indices of the proposals kept at test time (spec D9).
+    def select_persons(self,
+                       person_scores: Tensor,
+                       score_thr: Optional[float] = None,
+                       bboxes: Optional[Tensor] = None) -> Tensor:
+        """Indices of the proposals kept at test time (spec D9), then NMS if
+        ``person_nms_iou_thr`` is set.
 
         Args:
             person_scores (Tensor): ``(P,)`` person probabilities of one image.
             score_thr (float, optional): threshold to use instead of ``person_score_thr``
                 (analysis tools compare several).
+            bboxes (Tensor, optional): ``(P, 4)`` xyxy proposal boxes; needed for NMS.
 
         Returns:
-            Tensor: ``(n,)`` long; all ``P`` when no score reaches the threshold.
+            Tensor: ``(n,)`` long, by decreasing person score after NMS, in proposal order
+            without; all ``P`` when no score reaches the threshold.
         """
         thr = self.person_score_thr if score_thr is None else score_thr
         keep = (person_scores >= thr).nonzero().flatten()
         if keep.numel() == 0:
             keep = torch.arange(person_scores.numel(), device=person_scores.device)
-        return keep
+        if self.person_nms_iou_thr is None or keep.numel() < 2:
+            return keep
+        if bboxes is None:
+            raise ValueError('person_nms_iou_thr is set, so select_persons needs the proposal '
+                             'boxes: pass bboxes=')
+        _, survivors = nms(bboxes[keep].float(), person_scores[keep].float(),
+                           self.person_nms_iou_thr)
+        return keep[survivors]
 
     def _forward(self,
                  inputs: Tensor,

@@ -152,9 +152,37 @@ def test_tensor_mode_shapes(batch):
     assert action_scores.shape == (2, num_proposals, 81)
 
 
+def test_person_nms_removes_duplicates_and_is_off_by_default(batch):
+    boxes = torch.tensor([[0., 0., 10., 20.], [1., 0., 11., 20.], [30., 0., 40., 20.]])
+    scores = torch.tensor([0.8, 0.9, 0.75])  # boxes 0 and 1: IoU 0.82
+    detector = build()
+    assert detector.person_nms_iou_thr is None  # D9: the released models have no NMS
+    assert detector.select_persons(scores, bboxes=boxes).tolist() == [0, 1, 2]
+    detector.person_nms_iou_thr = 0.5
+    assert detector.select_persons(scores, bboxes=boxes).tolist() == [1, 2]
+    assert detector.select_persons(scores, 0.85, boxes).tolist() == [1]
+    detector.person_nms_iou_thr = 0.9
+    assert sorted(detector.select_persons(scores, bboxes=boxes).tolist()) == [0, 1, 2]
+    with pytest.raises(ValueError, match='needs the proposal boxes'):
+        detector.select_persons(scores)
+    # end to end: every proposal passes the score threshold, and no two kept boxes overlap by
+    # more than the NMS IoU
+    from mmdet.structures.bbox import bbox_overlaps
+    detector = build(person_score_thr=0., person_nms_iou_thr=0.3).eval()
+    with torch.no_grad():
+        samples = detector(**preprocess(detector, batch, False), mode='predict')
+        boxes, _, _ = detector(**preprocess(detector, batch, False), mode='tensor')
+    for sample, proposals in zip(samples, boxes):
+        kept = sample.pred_instances.bboxes
+        assert 0 < len(kept) < len(proposals)
+        overlaps = bbox_overlaps(kept, kept).fill_diagonal_(0)
+        assert overlaps.max() <= 0.3
+
+
 @pytest.mark.parametrize('change, error, match', [
     (dict(loss_reduction='avg'), ValueError, 'loss_reduction'),
     (dict(person_score_thr=7), ValueError, 'person_score_thr'),
+    (dict(person_nms_iou_thr=0.), ValueError, 'person_nms_iou_thr is an IoU'),
 ])
 def test_bad_settings_are_refused(change, error, match):
     with pytest.raises(error, match=match):
