@@ -65,6 +65,21 @@ class QueryLocalizationHead(BaseModule):
         num_stages (int): number of refinement stages. Defaults to 6.
         stage_loss_weights (Sequence[float], optional): factor on every loss of a stage.
             Defaults to None: 1 for every stage (spec §2.4).
+        matches_per_gt (int): proposals matched to each person in training. 1 (default) is
+            EVAD's one-to-one Hungarian matching. ``k > 1`` matches each person to ``k``
+            proposals (the Hungarian assignment against the persons repeated ``k`` times, as
+            the one-to-many branch of H-DETR), which gives the box losses and the action head
+            ``k`` times the positives per clip; the box losses are then divided by ``k`` times
+            the number of persons. Not in EVAD: it teaches several proposals per person, so use
+            it with the detector's test-time person NMS. Defaults to 1.
+        denoising_groups (int): copies of every person box that are jittered (centre by up to
+            ``denoising_noise`` x half the box size, width and height by up to
+            ``denoising_noise`` x the size, uniformly) and refined by the stages in training as
+            extra queries that are not matched: each is trained to recover its own person (the
+            box denoising of DN-DETR, Li et al. 2022). They start from a learned feature of their
+            own and do not attend to the learned proposals or to each other, so inference is
+            unchanged. Not in EVAD; 0 (default) adds nothing, not even the parameter.
+        denoising_noise (float): the jitter scale above, in (0, 1). Defaults to 0.4.
         init_cfg (dict | list[dict], optional): initialization config. Defaults to None.
     """
 
@@ -76,10 +91,22 @@ class QueryLocalizationHead(BaseModule):
                  proposal_feature_channel: int = 256,
                  num_stages: int = 6,
                  stage_loss_weights: Optional[Sequence[float]] = None,
+                 matches_per_gt: int = 1,
+                 denoising_groups: int = 0,
+                 denoising_noise: float = 0.4,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_stages < 1:
             raise ValueError(f'num_stages must be at least 1, got {num_stages}')
+        if not isinstance(matches_per_gt, int) or not 1 <= matches_per_gt <= num_proposals:
+            raise ValueError(f'matches_per_gt must be an int from 1 to num_proposals='
+                             f'{num_proposals}, got {matches_per_gt!r}')
+        if not isinstance(denoising_groups, int) or denoising_groups < 0:
+            raise ValueError(f'denoising_groups must be an int >= 0 (0 = off), got '
+                             f'{denoising_groups!r}')
+        if not 0 < denoising_noise < 1:
+            raise ValueError(f'denoising_noise must be in (0, 1) (a fraction of the box size), '
+                             f'got {denoising_noise!r}')
         if stage_loss_weights is None:
             stage_loss_weights = [1.0] * num_stages
         if len(stage_loss_weights) != num_stages:
@@ -98,6 +125,9 @@ class QueryLocalizationHead(BaseModule):
         self.proposal_feature_channel = proposal_feature_channel
         self.num_stages = num_stages
         self.stage_loss_weights = list(stage_loss_weights)
+        self.matches_per_gt = matches_per_gt
+        self.denoising_groups = denoising_groups
+        self.denoising_noise = denoising_noise
         self.train_cfg = train_cfg
 
         # Learned proposal boxes (normalised cxcywh) and features, shared by all images.
@@ -105,6 +135,8 @@ class QueryLocalizationHead(BaseModule):
             num_proposals=num_proposals, proposal_feature_channel=proposal_feature_channel)
         self.bbox_roi_extractor = MODELS.build(bbox_roi_extractor)
         self.bbox_head = ModuleList([MODELS.build(cfg) for cfg in head_cfgs])
+        if denoising_groups:
+            self.denoising_feature = nn.Embedding(1, proposal_feature_channel)
         self.assigner = None
         if train_cfg is not None:
             if 'assigner' not in train_cfg:
@@ -144,6 +176,8 @@ class QueryLocalizationHead(BaseModule):
         """
         super().init_weights()
         nn.init.normal_(self.proposal_generator.init_proposal_features.weight)
+        if self.denoising_groups:
+            nn.init.normal_(self.denoising_feature.weight)
         for head in self.bbox_head:
             for layer in (head.fc_cls, head.fc_reg):
                 bound = 1 / math.sqrt(layer.in_features)
@@ -247,6 +281,7 @@ class QueryLocalizationHead(BaseModule):
         # spec §2.4: total GT of the global batch / world size, at least 1, same for all stages
         num_gts = sum(len(gt) for gt in batch_gt_instances)
         num_boxes = reduce_mean(feats[0].new_tensor(float(num_gts))).clamp(min=1.0)
+        num_boxes = num_boxes * self.matches_per_gt
 
         losses = dict()
         for stage in range(self.num_stages):
@@ -258,6 +293,9 @@ class QueryLocalizationHead(BaseModule):
             weight = self.stage_loss_weights[stage]
             for name, value in stage_losses.items():
                 losses[f's{stage}.{name}'] = value * weight if 'loss' in name else value
+
+        if self.denoising_groups:
+            losses.update(self._denoising_loss(feats, batch_gt_instances, batch_img_metas))
 
         results = self._results(stage_cls_scores[-1], stage_bboxes[-1])
         for result, inds, kept in zip(results, gt_inds, kept_gt_inds):
@@ -289,17 +327,25 @@ class QueryLocalizationHead(BaseModule):
 
     def _assign(self, cls_score: Tensor, bboxes: Tensor, batch_gt_instances: InstanceList,
                 batch_img_metas: List[dict]) -> List[Tensor]:
-        """Hungarian matching per image on detached predictions.
+        """Hungarian matching per image on detached predictions (``matches_per_gt`` copies of
+        every person).
 
         Returns:
             list[Tensor]: per image ``(P,)`` long, index into the filtered GT, -1 = unmatched.
         """
+        copies = self.matches_per_gt
         gt_inds = []
         for i, (gt_instances, img_meta) in enumerate(zip(batch_gt_instances, batch_img_metas)):
             pred_instances = InstanceData(scores=cls_score[i].detach(),
                                           bboxes=bboxes[i].detach())
-            assign_result = self.assigner.assign(pred_instances, gt_instances, img_meta=img_meta)
-            gt_inds.append(assign_result.gt_inds - 1)  # mmdet: 0 = background, k = GT k-1
+            targets = gt_instances if copies == 1 else InstanceData(
+                bboxes=gt_instances.bboxes.repeat(copies, 1),
+                labels=gt_instances.labels.repeat(copies))
+            assign_result = self.assigner.assign(pred_instances, targets, img_meta=img_meta)
+            inds = assign_result.gt_inds - 1  # mmdet: 0 = background, k = GT k-1
+            if copies > 1 and len(gt_instances):
+                inds = torch.where(inds >= 0, inds % len(gt_instances), inds)
+            gt_inds.append(inds)
         return gt_inds
 
     def _stage_loss(self, stage: int, cls_score: Tensor, bboxes: Tensor, gt_inds: List[Tensor],
@@ -339,6 +385,62 @@ class QueryLocalizationHead(BaseModule):
             losses['loss_bbox'] = bboxes.sum() * 0
             losses['loss_giou'] = bboxes.sum() * 0
         return losses
+
+    def _denoising_loss(self, feats: Sequence[Tensor], batch_gt_instances: InstanceList,
+                        batch_img_metas: List[dict]) -> dict:
+        """Losses of the jittered person boxes refined by every stage (``denoising_groups``).
+
+        Each of the ``N = groups x persons`` queries is its own one-proposal set, so the stages'
+        self-attention sees nothing else. Per stage: ``s{i}.dn_loss_cls`` (person CE, mean over
+        the ``N`` queries), ``s{i}.dn_loss_bbox`` and ``s{i}.dn_loss_giou`` against the query's
+        own person, divided by ``N``; each times its loss weight and the stage weight.
+        """
+        targets = torch.cat([gt.bboxes.repeat(self.denoising_groups, 1)
+                             for gt in batch_gt_instances])  # (N, 4) image-major
+        if not len(targets):  # no person in the batch: zeros, still on the graph
+            zero = self.denoising_feature.weight.sum() * 0
+            return {f's{stage}.dn_{name}': zero for stage in range(self.num_stages)
+                    for name in ('loss_cls', 'loss_bbox', 'loss_giou')}
+        img_inds = torch.cat([
+            targets.new_full((len(gt) * self.denoising_groups, ), i)
+            for i, gt in enumerate(batch_gt_instances)
+        ])
+        img_wh = targets.new_tensor([[m['img_shape'][1], m['img_shape'][0]]
+                                     for m in batch_img_metas])[img_inds.long()]  # (N, 2)
+        whwh = img_wh.repeat(1, 2)
+        bboxes = self._jitter(targets, img_wh)
+        num = len(targets)
+        object_feats = self.denoising_feature.weight.expand(len(targets), 1, -1)
+        feats = tuple(f.contiguous() for f in feats)  # see forward
+        losses = dict()
+        for stage, head in enumerate(self.bbox_head):
+            rois = torch.cat([img_inds[:, None], bboxes], dim=1)
+            roi_feats = self.bbox_roi_extractor(feats[:self.bbox_roi_extractor.num_inputs], rois)
+            cls_score, bbox_delta, object_feats, _ = head(roi_feats, object_feats)
+            new_bboxes = head.bbox_coder.decode(bboxes, bbox_delta.reshape(-1, 4),
+                                                wh_ratio_clip=_WH_RATIO_CLIP)
+            labels = img_inds.new_full((len(targets), ), PERSON).long()
+            weight = self.stage_loss_weights[stage]
+            losses[f's{stage}.dn_loss_cls'] = weight * head.loss_cls(
+                cls_score.reshape(-1, cls_score.size(-1)), labels, avg_factor=num)
+            losses[f's{stage}.dn_loss_bbox'] = weight * head.loss_bbox(
+                new_bboxes / whwh, targets / whwh, avg_factor=num)
+            losses[f's{stage}.dn_loss_giou'] = weight * head.loss_iou(
+                new_bboxes, targets, avg_factor=num)
+            bboxes = new_bboxes.detach()
+        return losses
+
+    def _jitter(self, bboxes: Tensor, img_wh: Tensor) -> Tensor:
+        """Shift the centres by up to ``noise * size / 2`` and scale the sizes by
+        ``1 ± noise`` (uniform), then clip to the image. ``(N, 4)`` pixel xyxy in and out."""
+        size = bboxes[:, 2:] - bboxes[:, :2]
+        centre = (bboxes[:, :2] + bboxes[:, 2:]) / 2
+        noise = self.denoising_noise
+        centre = centre + (torch.rand_like(centre) * 2 - 1) * noise * size / 2
+        size = size * (1 + (torch.rand_like(size) * 2 - 1) * noise)
+        jittered = torch.cat([centre - size / 2, centre + size / 2], dim=1)
+        upper = (img_wh - 1).repeat(1, 2)
+        return torch.minimum(jittered.clamp(min=0), upper)
 
     # ------------------------------------------------------------------------------------------
     # test

@@ -18,12 +18,12 @@ CHANNELS = 32
 STRIDES = (4, 8, 16, 32)
 
 
-def tiny_model_cfg(num_stages=2, num_proposals=4):
+def tiny_model_cfg(num_stages=2, num_proposals=4, **head_options):
     """The neck and head of the ViT-B model config with tiny widths: (neck cfg, head cfg)."""
     model = Config.fromfile(CONFIG).model
     head = model.localization_head
     head.update(num_stages=num_stages, num_proposals=num_proposals,
-                proposal_feature_channel=CHANNELS)
+                proposal_feature_channel=CHANNELS, **head_options)
     head.bbox_roi_extractor.out_channels = CHANNELS
     head.bbox_head.update(in_channels=CHANNELS, feedforward_channels=64, num_heads=2)
     head.bbox_head.dynamic_conv_cfg.update(in_channels=CHANNELS, feat_channels=16,
@@ -180,6 +180,85 @@ def test_losses_equal_hand_computation():
     assert torch.allclose(results[1].bboxes[3], torch.tensor([16., 30., 48., 42.]))
 
 
+def test_matches_per_gt_matches_each_person_to_k_proposals():
+    head = build_head()
+    head.matches_per_gt = 2
+    pin_outputs(head, PROPOSALS)
+    gt = [40, 16, 56, 48]  # exactly p1; p3 = (16, 40, 48, 56) is the next cheapest match
+    data_samples = [sample((64, 64), [gt]), sample((64, 64), [])]
+
+    losses, results = head.loss_and_predict(fpn_feats(2), data_samples)
+
+    # both copies of the person point back to gt_instances index 0
+    assert results[0].assigned_gt_inds.tolist() == [-1, 0, -1, 0]
+    assert results[1].assigned_gt_inds.tolist() == [-1, -1, -1, -1]
+    # box losses: the sum over the 2 matches divided by 2 x 1 person
+    loss_bbox = 5.0 * ((40 - 16) + (40 - 16) + (56 - 48) + (56 - 48)) / 64 / 2
+    loss_giou = 2.0 * ((1 - 1) + (1 - giou([16, 40, 48, 56], gt))) / 2
+    assert losses['s1.loss_bbox'].item() == pytest.approx(loss_bbox, rel=1e-5)
+    assert losses['s1.loss_giou'].item() == pytest.approx(loss_giou, rel=1e-5)
+
+
+def test_denoising_queries_recover_their_own_person(monkeypatch):
+    head = build_head(num_stages=2)
+    head_dn = build_head(num_stages=2, denoising_groups=2)
+    assert not any('denoising' in key for key in head.state_dict())  # off: spec-exact
+    head_dn.load_state_dict(head.state_dict(), strict=False)
+    a, b = 0.3, -0.2
+    pin_outputs(head, PROPOSALS, logits=(a, b))
+    pin_outputs(head_dn, PROPOSALS, logits=(a, b))
+    gt = [[10, 8, 26, 24], [40, 16, 56, 48]]
+    # the 2 x 2 jittered queries, image-major: copies of gt[0], gt[1], gt[0], gt[1]
+    jittered = torch.tensor([[8., 8, 24, 24], [40, 16, 56, 48], [10, 10, 30, 30],
+                             [36, 20, 56, 44]])
+    monkeypatch.setattr(head_dn, '_jitter', lambda boxes, img_wh: jittered)
+    data_samples = [sample((64, 64), gt)]
+
+    plain, plain_results = head.loss_and_predict(fpn_feats(1), data_samples)
+    losses, results = head_dn.loss_and_predict(fpn_feats(1), data_samples)
+
+    # the matched branch and the results do not see the denoising queries
+    for key, value in plain.items():
+        assert losses[key].item() == pytest.approx(value.item(), rel=1e-6)
+    assert torch.equal(results[0].bboxes, plain_results[0].bboxes)
+    # zero deltas: every stage returns the jittered boxes; each is scored against its own GT
+    targets = gt + gt
+    l1 = sum(sum(abs(p - t) for p, t in zip(box, target)) / 64
+             for box, target in zip(jittered.tolist(), targets))
+    gious = sum(1 - giou(box, target) for box, target in zip(jittered.tolist(), targets))
+    ce_person = math.log(1 + math.exp(b - a))
+    for stage in range(2):
+        assert losses[f's{stage}.dn_loss_cls'].item() == pytest.approx(2.0 * ce_person, rel=1e-5)
+        assert losses[f's{stage}.dn_loss_bbox'].item() == pytest.approx(5.0 * l1 / 4, rel=1e-5)
+        assert losses[f's{stage}.dn_loss_giou'].item() == pytest.approx(2.0 * gious / 4, rel=1e-5)
+
+
+def test_denoising_jitter_stays_within_the_noise_and_the_image():
+    head = build_head(denoising_groups=1, denoising_noise=0.4)
+    boxes = torch.tensor([[10., 8, 26, 24], [0, 0, 40, 60]]).repeat(500, 1)
+    torch.manual_seed(0)
+    jittered = head._jitter(boxes, torch.tensor([[64., 64]]).expand(len(boxes), 2))
+    size, centre = boxes[:, 2:] - boxes[:, :2], (boxes[:, :2] + boxes[:, 2:]) / 2
+    inside = boxes[:, 0] > 0  # the first box cannot reach the border: no clipping
+    new_size = jittered[inside, 2:] - jittered[inside, :2]
+    new_centre = (jittered[inside, :2] + jittered[inside, 2:]) / 2
+    ratio = new_size / size[inside]
+    shift = (new_centre - centre[inside]).abs() / size[inside]
+    assert ratio.min() >= 0.6 - 1e-5 and ratio.max() <= 1.4 + 1e-5
+    assert ratio.min() < 0.65 and ratio.max() > 1.35  # the whole range is drawn
+    assert shift.max() <= 0.2 + 1e-5 and shift.max() > 0.18
+    assert jittered.min() >= 0 and jittered.max() <= 63
+
+
+def test_denoising_without_persons_gives_zero_connected_losses():
+    head = build_head(denoising_groups=2)
+    losses, _ = head.loss_and_predict(fpn_feats(1), [sample((64, 64), [])])
+    dn = {key: value for key, value in losses.items() if '.dn_' in key}
+    assert len(dn) == 2 * 3 and all(value.item() == 0 for value in dn.values())
+    sum(dn.values()).backward()
+    assert head.denoising_feature.weight.grad is not None
+
+
 def test_box_losses_are_normalised_by_global_gt_count(monkeypatch):
     head = build_head()
     data_samples = [sample((64, 64), [[10, 8, 26, 24], [30, 30, 60, 62]])]
@@ -302,6 +381,10 @@ def test_predict_returns_clipped_pixel_boxes_and_probabilities():
     (dict(stage_loss_weights=[1.0]), 'stage_loss_weights'),
     (dict(num_stages=0), 'num_stages'),
     (dict(proposal_feature_channel=16), 'proposal_feature_channel'),
+    (dict(matches_per_gt=0), 'matches_per_gt'),
+    (dict(matches_per_gt=5), 'matches_per_gt'),
+    (dict(denoising_groups=-1), 'denoising_groups'),
+    (dict(denoising_groups=1, denoising_noise=1.5), 'denoising_noise'),
 ])
 def test_bad_head_config_raises(change, match):
     _, cfg = tiny_model_cfg()
