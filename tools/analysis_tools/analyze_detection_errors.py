@@ -103,9 +103,9 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
         metric.dataset_meta = loader.dataset.metainfo
     detections, annotations = [], []
 
-    def score(key, data_samples, actions, keep=None):
-        for sample, action, kept in zip(data_samples, actions, keep or [None] * len(actions)):
-            sample.pred_instances = action if kept is None else action[kept]
+    def score(key, data_samples, results):
+        for sample, result in zip(data_samples, results):
+            sample.pred_instances = result
         metrics[key].process(None, [s.to_dict() for s in data_samples])
 
     for data in loader:
@@ -118,9 +118,9 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
             gt = sample.gt_instances.bboxes.numpy().reshape(-1, 4)
             annotations.append(dict(bboxes=gt, labels=np.zeros(len(gt), dtype=np.int64)))
         actions = model.roi_head.predict(feats, proposals, data_samples)
-        for thr in thresholds:  # spec D9 person selection at each threshold
-            score(thr, data_samples, actions,
-                  [model.select_persons(p.scores, thr, p.bboxes) for p in proposals])
+        for thr in thresholds:  # the model's test-time output (spec D9) at each threshold
+            score(thr, data_samples, [model.select_detections(p, a, thr)
+                                      for p, a in zip(proposals, actions)])
         score('oracle', data_samples,
               model.roi_head.predict(feats, ground_truth_proposals(data_samples), data_samples))
     maps = {key: float(metric.compute_metrics(metric.results)['overall'])

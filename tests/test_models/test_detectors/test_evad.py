@@ -5,6 +5,7 @@ from unittest.mock import MagicMock
 
 import pytest
 import torch
+from mmengine.structures import InstanceData
 from _official_evad_reference import TINY_BASE_CONFIG, tiny_model_overrides
 from _utils import ROOT
 from mmaction.registry import DATASETS, MODELS
@@ -177,6 +178,33 @@ def test_person_nms_removes_duplicates_and_is_off_by_default(batch):
         assert 0 < len(kept) < len(proposals)
         overlaps = bbox_overlaps(kept, kept).fill_diagonal_(0)
         assert overlaps.max() <= 0.3
+
+
+def test_action_scores_times_person_is_off_by_default(batch):
+    proposal = InstanceData(bboxes=torch.tensor([[0., 0., 10., 20.], [30., 0., 40., 20.]]),
+                            scores=torch.tensor([0.8, 0.5]))
+    actors = InstanceData(bboxes=proposal.bboxes.clone(),
+                          scores=torch.tensor([[0., 0.5, 1.0], [0., 0.4, 0.2]]))
+    detector = build(person_score_thr=0.)
+    assert not detector.action_scores_times_person  # D9: the released models do not multiply
+    result = detector.select_detections(proposal, actors)
+    assert torch.equal(result.scores, actors.scores)
+    detector.action_scores_times_person = True
+    result = detector.select_detections(proposal, actors)
+    assert torch.allclose(result.scores, torch.tensor([[0., 0.4, 0.8], [0., 0.2, 0.1]]))
+    assert torch.equal(actors.scores[0], torch.tensor([0., 0.5, 1.0]))  # input untouched
+    assert detector.select_detections(proposal, actors, 0.7).scores.shape == (1, 3)
+    # end to end: predict's scores are the plain model's times the kept person scores
+    plain = build(person_score_thr=0.).eval()
+    weighted = build(person_score_thr=0., action_scores_times_person=True).eval()
+    weighted.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        expected = plain(**preprocess(plain, batch, False), mode='predict')
+        got = weighted(**preprocess(weighted, batch, False), mode='predict')
+        _, person_scores, _ = plain(**preprocess(plain, batch, False), mode='tensor')
+    for e, g, p in zip(expected, got, person_scores):
+        assert torch.allclose(g.pred_instances.scores[:, 1:],
+                              e.pred_instances.scores[:, 1:] * p[:, None], atol=1e-6)
 
 
 @pytest.mark.parametrize('change, error, match', [
