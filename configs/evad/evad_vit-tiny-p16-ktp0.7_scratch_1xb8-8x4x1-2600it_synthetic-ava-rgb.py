@@ -2,7 +2,7 @@
 # the same architecture as the released models at small width (ViT 96-d x 4 blocks, keep 0.7 in
 # blocks 1 and 2, FPN 64, 20 queries x 3 stages, a 2-layer 64-d context refinement decoder) on
 # 8-frame clips. It is the base of the quickstart config (patch 8, 4 frames, conv stem:
-# evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-2100it_synthetic-ava-rgb.py) and the default of
+# evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py) and the default of
 # tools/analysis_tools/keep_rate_ablation.py, whose keep rates need its three non-keyframe slots.
 # Generate the data with 144 training videos (the validation split is the default one):
 #   python tools/data/generate_synthetic_ava.py data/synthetic_ava --num-train-videos 144

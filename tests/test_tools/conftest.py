@@ -10,7 +10,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the tiny EVAD config of the quickstart (tools/quickstart.sh)
 EVAD_TINY = osp.join(
     ROOT, 'configs', 'evad',
-    'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-2100it_synthetic-ava-rgb.py')
+    'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
 
 
 @pytest.fixture
