@@ -393,7 +393,8 @@ class QueryLocalizationHead(BaseModule):
         Each of the ``N = groups x persons`` queries is its own one-proposal set, so the stages'
         self-attention sees nothing else. Per stage: ``s{i}.dn_loss_cls`` (person CE, mean over
         the ``N`` queries), ``s{i}.dn_loss_bbox`` and ``s{i}.dn_loss_giou`` against the query's
-        own person, divided by ``N``; each times its loss weight and the stage weight.
+        own person, divided by ``N`` (this rank's queries); each times its loss weight and the
+        stage weight.
         """
         targets = torch.cat([gt.bboxes.repeat(self.denoising_groups, 1)
                              for gt in batch_gt_instances])  # (N, 4) image-major
@@ -410,7 +411,8 @@ class QueryLocalizationHead(BaseModule):
         whwh = img_wh.repeat(1, 2)
         bboxes = self._jitter(targets, img_wh)
         num = len(targets)
-        object_feats = self.denoising_feature.weight.expand(len(targets), 1, -1)
+        labels = torch.full((num, ), PERSON, dtype=torch.long, device=targets.device)
+        object_feats = self.denoising_feature.weight.expand(num, 1, -1)  # (N, 1, C)
         feats = tuple(f.contiguous() for f in feats)  # see forward
         losses = dict()
         for stage, head in enumerate(self.bbox_head):
@@ -419,7 +421,6 @@ class QueryLocalizationHead(BaseModule):
             cls_score, bbox_delta, object_feats, _ = head(roi_feats, object_feats)
             new_bboxes = head.bbox_coder.decode(bboxes, bbox_delta.reshape(-1, 4),
                                                 wh_ratio_clip=_WH_RATIO_CLIP)
-            labels = img_inds.new_full((len(targets), ), PERSON).long()
             weight = self.stage_loss_weights[stage]
             losses[f's{stage}.dn_loss_cls'] = weight * head.loss_cls(
                 cls_score.reshape(-1, cls_score.size(-1)), labels, avg_factor=num)
