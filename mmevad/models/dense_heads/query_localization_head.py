@@ -212,16 +212,34 @@ class QueryLocalizationHead(BaseModule):
         stage_cls_scores, stage_bboxes = [], []
         for head in self.bbox_head:
             rois = bbox2roi(list(bboxes))  # (B * P, 5), image-major like object_feats
-            roi_feats = self.bbox_roi_extractor(
-                feats[:self.bbox_roi_extractor.num_inputs], rois)  # (B * P, C, 7, 7)
-            cls_score, bbox_delta, object_feats, _ = head(roi_feats, object_feats)
-            new_bboxes = head.bbox_coder.decode(
-                bboxes.reshape(-1, 4), bbox_delta.reshape(-1, 4),
-                wh_ratio_clip=_WH_RATIO_CLIP).view(num_imgs, -1, 4)
+            cls_score, new_bboxes, object_feats = self._refine(head, feats, rois, object_feats)
+            new_bboxes = new_bboxes.view(num_imgs, -1, 4)
             stage_cls_scores.append(cls_score)
             stage_bboxes.append(new_bboxes)
             bboxes = new_bboxes.detach()  # the next stage refines, gradient stops here
         return stage_cls_scores, stage_bboxes
+
+    def _refine(self, head: nn.Module, feats: Sequence[Tensor], rois: Tensor,
+                object_feats: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """One stage on ``R = N * P`` boxes: RoI features, ``DIIHead``, box decoding.
+
+        Args:
+            head (nn.Module): the stage's ``DIIHead``.
+            feats (Sequence[Tensor]): contiguous FPN maps p2..p5.
+            rois (Tensor): ``(R, 5)`` ``[image index, x1, y1, x2, y2]``, ordered like
+                ``object_feats``.
+            object_feats (Tensor): ``(N, P, C)`` proposal features; attention runs over ``P``.
+
+        Returns:
+            tuple[Tensor]: class logits ``(N, P, 2)``, refined boxes ``(R, 4)`` pixel xyxy on
+            the graph, and the updated proposal features ``(N, P, C)``.
+        """
+        roi_feats = self.bbox_roi_extractor(
+            feats[:self.bbox_roi_extractor.num_inputs], rois)  # (R, C, 7, 7)
+        cls_score, bbox_delta, object_feats, _ = head(roi_feats, object_feats)
+        new_bboxes = head.bbox_coder.decode(rois[:, 1:], bbox_delta.reshape(-1, 4),
+                                            wh_ratio_clip=_WH_RATIO_CLIP)
+        return cls_score, new_bboxes, object_feats
 
     def _check_inputs(self, feats: Sequence[Tensor], data_samples: SampleList) -> None:
         num_levels = self.bbox_roi_extractor.num_inputs
@@ -417,10 +435,7 @@ class QueryLocalizationHead(BaseModule):
         losses = dict()
         for stage, head in enumerate(self.bbox_head):
             rois = torch.cat([img_inds[:, None], bboxes], dim=1)
-            roi_feats = self.bbox_roi_extractor(feats[:self.bbox_roi_extractor.num_inputs], rois)
-            cls_score, bbox_delta, object_feats, _ = head(roi_feats, object_feats)
-            new_bboxes = head.bbox_coder.decode(bboxes, bbox_delta.reshape(-1, 4),
-                                                wh_ratio_clip=_WH_RATIO_CLIP)
+            cls_score, new_bboxes, object_feats = self._refine(head, feats, rois, object_feats)
             weight = self.stage_loss_weights[stage]
             losses[f's{stage}.dn_loss_cls'] = weight * head.loss_cls(
                 cls_score.reshape(-1, cls_score.size(-1)), labels, avg_factor=num)

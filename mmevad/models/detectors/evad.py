@@ -27,8 +27,8 @@ class EVAD(BaseDetector):
         localization_head (dict): person localization, ``loss_and_predict`` / ``predict``.
         roi_head (dict): action classification, mmdet RoI-head contract.
         person_score_thr (float): at test time keep the proposals whose person probability is at
-            least this; an image where none passes keeps all of them (spec §2.5, D9). The person
-            score is not multiplied into the action scores. Defaults to 0.7.
+            least this; an image where none passes keeps all of them (spec §2.5, D9). Defaults
+            to 0.7.
         person_nms_iou_thr (float, optional): if set, non-maximum suppression (on the person
             scores) at this IoU removes duplicate persons among the selected proposals. The
             released models have none (D9): their set-prediction head has learnt to give each
