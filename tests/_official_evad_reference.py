@@ -1,8 +1,9 @@
-"""What the official EVAD model computes, restated from the spec on official-named weights.
+"""What the official EVAD model computes, restated from docs/algorithm.md on official-named
+weights.
 
-``official_evad_forward`` re-implements ``evad-algorithm.md`` §1–§3 (the official model at test
+``official_evad_forward`` re-implements docs/algorithm.md (the official model at test
 time) with plain torch ops, directly on a state dict with the official parameter names
-(``official-checkpoint-keys.md``). It is the independent side of the conversion round trip:
+(the official names that ``mmevad/models/utils/ckpt_convert.py`` maps). It is the independent side of the conversion round trip:
 nothing here uses mmevad's modules. The only borrowed op is ``mmcv.ops.RoIAlign(aligned=True)``,
 the same RoIAlign ("ROIAlignV2") the official model calls through detectron2.
 
@@ -164,13 +165,13 @@ def random_official_state_dict(a: OfficialEVADArch, seed: int = 0) -> 'OrderedDi
 
 
 # ---------------------------------------------------------------------------------------------
-# the official forward at test time (spec §1–§3)
+# the official forward at test time (docs/algorithm.md)
 # ---------------------------------------------------------------------------------------------
 
 
 def sinusoid_table(num_positions: int, dims: int) -> Tensor:
-    """§1.3: angle ``p / 10000^(2 floor(j/2) / dims)``, sin on even and cos on odd columns,
-    computed in float64, returned ``(1, num_positions, dims)`` float32."""
+    """docs/algorithm.md#position-table: angle ``p / 10000^(2 floor(j/2) / dims)``, sin on even and
+    cos on odd columns, computed in float64, returned ``(1, num_positions, dims)`` float32."""
     position = torch.arange(num_positions, dtype=torch.float64)[:, None]
     j = torch.arange(dims)
     angle = position / torch.pow(10000.0, (2 * (j // 2)).double() / dims)
@@ -178,8 +179,9 @@ def sinusoid_table(num_positions: int, dims: int) -> Tensor:
 
 
 def interpolated_table(dims: int, pos_grid: Sequence[int], h: int, w: int) -> Tensor:
-    """§1.3: the table as (t, 14, 14), each temporal slot bicubic-resized to (h, w) when the
-    token count differs; ``(1, t*h*w, dims)`` in t-major, row, column order."""
+    """docs/algorithm.md#position-table: the table as (t, 14, 14), each temporal slot
+    bicubic-resized to (h, w) when the token count differs; ``(1, t*h*w, dims)`` in t-major, row,
+    column order."""
     t, gh, gw = pos_grid
     table = sinusoid_table(t * gh * gw, dims)
     if (gh, gw) == (h, w):
@@ -195,7 +197,8 @@ def layer_norm(x: Tensor, sd: Dict[str, Tensor], prefix: str, eps: float) -> Ten
 
 def vit_attention(x: Tensor, sd: Dict[str, Tensor], prefix: str,
                   num_heads: int) -> Tuple[Tensor, Tensor]:
-    """§1.4: qkv without its own bias plus (q_bias, 0, v_bias); q scaled by head_dim^-0.5.
+    """docs/algorithm.md#transformer-block: qkv without its own bias plus (q_bias, 0, v_bias); q
+    scaled by head_dim^-0.5.
 
     Returns the projected output (B, N, C) and the softmax attention (B, heads, N, N)."""
     B, N, C = x.shape
@@ -216,7 +219,8 @@ def vit_mlp_residual(x: Tensor, sd: Dict[str, Tensor], prefix: str) -> Tensor:
 
 
 def backbone(sd: Dict[str, Tensor], a: OfficialEVADArch, video: Tensor):
-    """§1: tubelet embedding, table, keyframe-first order, blocks with KTP, FPN taps.
+    """docs/algorithm.md#backbone: tubelet embedding, table, keyframe-first order, blocks with KTP,
+    FPN taps.
 
     Returns:
         tuple: final normed tokens (B, N_final, Ce), dropped mask (B, N0 - Nk) (True =
@@ -228,7 +232,8 @@ def backbone(sd: Dict[str, Tensor], a: OfficialEVADArch, video: Tensor):
     Nk, N0 = h * w, t * h * w
     x = x.flatten(2).transpose(1, 2) + interpolated_table(Ce, a.pos_grid, h, w)
     key = t // 2
-    slots = x.reshape(B, t, Nk, Ce)  # §1.5: keyframe slot first, others in temporal order
+    # docs/algorithm.md#keyframe-first: keyframe slot first, others in temporal order
+    slots = x.reshape(B, t, Nk, Ce)
     x = torch.cat([slots[:, key:key + 1], slots[:, :key], slots[:, key + 1:]], dim=1)
     x = x.reshape(B, N0, Ce)
     gidx = torch.arange(N0 - Nk).repeat(B, 1)  # non-key global indices of x[:, Nk:]
@@ -240,8 +245,8 @@ def backbone(sd: Dict[str, Tensor], a: OfficialEVADArch, video: Tensor):
         x = x + out
         N = x.shape[1]
         if a.keep_rates[i] < 1 and math.ceil(a.keep_rates[i] * N) < N:
-            # §1.6: budget counts all tokens; importance = attention received by non-key
-            # tokens, keyframe-query rows weighted, mean over queries then heads
+            # docs/algorithm.md#pruning: budget counts all tokens; importance = attention received
+            # by non-key tokens, keyframe-query rows weighted, mean over queries then heads
             n_keep = math.ceil(a.keep_rates[i] * N) - Nk
             received = attn[..., Nk:].clone()
             received[:, :, :Nk] *= a.enhanced_weight
@@ -252,12 +257,13 @@ def backbone(sd: Dict[str, Tensor], a: OfficialEVADArch, video: Tensor):
             gidx = gidx.gather(1, local)
             trace['kept_counts'].append(x.shape[1])
         x = vit_mlp_residual(x, sd, prefix)
-        if i in a.fpn_taps:  # §1.9: raw keyframe tokens, nearest x4, x2, x1, x0.5
+        # docs/algorithm.md#backbone-outputs: raw keyframe tokens, nearest x4, x2, x1, x0.5
+        if i in a.fpn_taps:
             scale = (4., 2., 1., .5)[a.fpn_taps.index(i)]
             fmap = x[:, :Nk].reshape(B, h, w, Ce).permute(0, 3, 1, 2)
             taps.append(fmap if scale == 1 else F.interpolate(fmap, scale_factor=scale,
                                                                 mode='nearest'))
-    mask = torch.ones(B, N0 - Nk, dtype=torch.bool)  # §1.7
+    mask = torch.ones(B, N0 - Nk, dtype=torch.bool)  # docs/algorithm.md#kept-index
     for b in range(B):
         mask[b, gidx[b]] = False
     trace['gidx'] = gidx
@@ -265,7 +271,8 @@ def backbone(sd: Dict[str, Tensor], a: OfficialEVADArch, video: Tensor):
 
 
 def detectron2_fpn(sd: Dict[str, Tensor], res: List[Tensor]) -> List[Tensor]:
-    """§2.1: laterals 1x1, top-down sum with nearest x2 upsampling, 3x3 outputs; p2..p5."""
+    """docs/algorithm.md#fpn: laterals 1x1, top-down sum with nearest x2 upsampling, 3x3 outputs;
+    p2..p5."""
     prev = F.conv2d(res[3], sd['fpn_lateral5.weight'], sd['fpn_lateral5.bias'])
     outs = [F.conv2d(prev, sd['fpn_output5.weight'], sd['fpn_output5.bias'], padding=1)]
     for level in (4, 3, 2):
@@ -278,9 +285,9 @@ def detectron2_fpn(sd: Dict[str, Tensor], res: List[Tensor]) -> List[Tensor]:
 
 
 def multilevel_roi_align(fpn: List[Tensor], boxes: Tensor, size: int) -> Tuple[Tensor, Tensor]:
-    """§2.3 step 1: level ``floor(4 + log2(sqrt(area) / 224))`` clamped to [2, 5], then
-    ROIAlignV2 (7x7, 2 samples, aligned) on that level. ``boxes`` (B, P, 4) -> (B*P, C, 7, 7)
-    and the level of every box."""
+    """docs/algorithm.md#refinement-stage step 1: level ``floor(4 + log2(sqrt(area) / 224))``
+    clamped to [2, 5], then ROIAlignV2 (7x7, 2 samples, aligned) on that level. ``boxes`` (B, P, 4)
+    -> (B*P, C, 7, 7) and the level of every box."""
     B, P, _ = boxes.shape
     flat = boxes.reshape(-1, 4)
     area = (flat[:, 2] - flat[:, 0]) * (flat[:, 3] - flat[:, 1])
@@ -309,8 +316,8 @@ def multihead_self_attention(x: Tensor, sd: Dict[str, Tensor], prefix: str,
 
 def sparse_rcnn_stage(sd: Dict[str, Tensor], prefix: str, a: OfficialEVADArch, fpn: List[Tensor],
                       boxes: Tensor, feats: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """§2.3: one stage. boxes (B, P, 4), feats (B, P, C) -> logits (B, P, 2), new boxes, new
-    features and the RoI levels used."""
+    """docs/algorithm.md#refinement-stage: one stage. boxes (B, P, 4), feats (B, P, C) ->
+    logits (B, P, 2), new boxes, new features and the RoI levels used."""
     B, P, C = feats.shape
     roi, levels = multilevel_roi_align(fpn, boxes, a.roi_size)
     roi = roi.flatten(2).transpose(1, 2)  # (B*P, 49, C), 7x7 positions in raster order
@@ -344,7 +351,8 @@ def sparse_rcnn_stage(sd: Dict[str, Tensor], prefix: str, a: OfficialEVADArch, f
 
 
 def apply_deltas(deltas: Tensor, boxes: Tensor) -> Tensor:
-    """§2.3 step 6: weights (2, 2, 1, 1), dw/dh clamped from above at log(100000/16)."""
+    """docs/algorithm.md#refinement-stage step 6: weights (2, 2, 1, 1), dw/dh clamped from above at
+    log(100000/16)."""
     widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     cx, cy = boxes[:, 0] + 0.5 * widths, boxes[:, 1] + 0.5 * heights
     dx, dy = deltas[:, 0] / 2, deltas[:, 1] / 2
@@ -362,8 +370,8 @@ def clip_boxes(boxes: Tensor, img_h: int, img_w: int) -> Tensor:
 
 
 def extend_boxes(boxes: Tensor, img_h: int, img_w: int, extension: Sequence[float]) -> Tensor:
-    """§3.4: inclusive-pixel sizes, +sx/2 of the width and +sy/2 of the height on each side,
-    then clipped."""
+    """docs/algorithm.md#roi-extension: inclusive-pixel sizes, +sx/2 of the width and +sy/2 of the
+    height on each side, then clipped."""
     sx, sy = extension
     pad_w = sx * (boxes[:, 2] - boxes[:, 0] + 1) / 2
     pad_h = sy * (boxes[:, 3] - boxes[:, 1] + 1) / 2
@@ -375,9 +383,10 @@ def extend_boxes(boxes: Tensor, img_h: int, img_w: int, extension: Sequence[floa
 def context_refinement(sd: Dict[str, Tensor], a: OfficialEVADArch, tokens: Tensor, mask: Tensor,
                        grid: Tuple[int, int, int], boxes: Tensor,
                        img_shapes: Sequence[Tuple[int, int]]) -> Tensor:
-    """§3: projection, dense map (mask token, table, D1 order), RoI extension of the unclipped
-    last-stage boxes, per-slice RoIAlign with max-then-mean pooling, decoder with per-layer
-    action heads. Returns the last layer's sigmoid scores (B, P, K)."""
+    """docs/algorithm.md#context-refinement: projection, dense map (mask token, table,
+    docs/official_behaviours.md#d1 order), RoI extension of the unclipped last-stage boxes,
+    per-slice RoIAlign with max-then-mean pooling, decoder with per-layer action heads. Returns the
+    last layer's sigmoid scores (B, P, K)."""
     t, h, w = grid
     Nk, key = h * w, t // 2
     B, P, _ = boxes.shape
@@ -385,14 +394,16 @@ def context_refinement(sd: Dict[str, Tensor], a: OfficialEVADArch, tokens: Tenso
     Cd = xv.shape[-1]
     pe = interpolated_table(Cd, a.pos_grid, h, w)[0]  # (t*h*w, Cd), original t-major order
     nonkey_pe = torch.cat([pe[:key * Nk], pe[(key + 1) * Nk:]])  # non-key global index order
-    # §3.2 / D1: kept positions are filled in ascending position order with the kept tokens in
-    # the backbone's top-k order; dropped positions get the mask token
+    # docs/algorithm.md#token-remapping / docs/official_behaviours.md#d1: kept positions are filled
+    # in ascending position order with the kept tokens in the backbone's top-k order; dropped
+    # positions get the mask token
     nonkey = sd['det_head.mask_token'].reshape(1, 1, Cd).repeat(B, (t - 1) * Nk, 1)
     context = []
     for b in range(B):
         kept_positions = (~mask[b]).nonzero().squeeze(1)  # ascending
         nonkey[b, kept_positions] = xv[b, Nk:]
-        # §3.3: key tokens get the keyframe slot's table, kept tokens the same ascending rows
+        # docs/algorithm.md#context-tokens: key tokens get the keyframe slot's table, kept tokens
+        # the same ascending rows
         context.append(xv[b] + torch.cat([pe[key * Nk:(key + 1) * Nk],
                                           nonkey_pe[kept_positions]]))
     dense = torch.cat([nonkey[:, :key * Nk], xv[:, :Nk], nonkey[:, key * Nk:]], dim=1) + pe
@@ -440,7 +451,7 @@ def official_evad_forward(sd: Dict[str, Tensor], a: OfficialEVADArch, video: Ten
     cxcywh = sd['init_proposal_boxes.weight']
     xyxy = torch.cat([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], 1)
     whwh = torch.tensor([[w, h, w, h] for h, w in img_shapes], dtype=torch.float32)
-    boxes = xyxy[None] * whwh[:, None]  # (B, P, 4), §2.2
+    boxes = xyxy[None] * whwh[:, None]  # (B, P, 4), docs/algorithm.md#proposals
     feats = sd['init_proposal_features.weight'][None].repeat(B, 1, 1)
     trace['levels'] = []
     for s in range(a.num_stages):
@@ -448,7 +459,7 @@ def official_evad_forward(sd: Dict[str, Tensor], a: OfficialEVADArch, video: Ten
             sd, f'det_head.s0_headseries.{s}.', a, fpn, boxes, feats)
         trace['levels'].append(levels)
     trace['last_boxes'] = boxes
-    person = logits.softmax(dim=-1)[..., 0]  # §2.5
+    person = logits.softmax(dim=-1)[..., 0]  # docs/algorithm.md#person-selection
     actions = context_refinement(sd, a, tokens, mask, grid, boxes, img_shapes)
     clipped = torch.stack([clip_boxes(boxes[b], *img_shapes[b]) for b in range(B)])
     return clipped, person, actions, trace

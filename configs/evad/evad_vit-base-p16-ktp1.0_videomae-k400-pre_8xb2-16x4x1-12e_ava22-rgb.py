@@ -9,5 +9,6 @@ _base_ = [
 pretrained = 'checkpoints/videomae_vit-base-p16_k400.pth'
 model = dict(
     init_cfg=dict(type='Pretrained', checkpoint=pretrained),
-    # this released config leaves the RoI extension at (0, 0) unlike every KTP config (spec D6)
+    # this released config leaves the RoI extension at (0, 0) unlike every KTP config
+    # (docs/official_behaviours.md#d6)
     roi_head=dict(roi_extension=(0., 0.)))

@@ -1,6 +1,7 @@
 # EVAD ViT-L, keep rate 0.7, trained and evaluated on AVA v2.1 (official ViT_L_16x4_KTP_v2.1; no
-# published result). The official config keeps the v2.2 val exclusion file (spec D23); this one
-# uses v2.1's own, which lists the same kind of keyframes for the v2.1 annotations.
+# published result). The official config keeps the v2.2 val exclusion file
+# (docs/official_behaviours.md#d23); this one uses v2.1's own, which lists the same kind of
+# keyframes for the v2.1 annotations.
 _base_ = ['./evad_vit-large-p16-ktp0.7_videomae-k700-pre_8xb1-16x4x1-12e_ava22-rgb.py']
 
 anno_root = 'data/ava/annotations'

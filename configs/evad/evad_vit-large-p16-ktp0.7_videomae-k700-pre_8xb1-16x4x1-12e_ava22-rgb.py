@@ -12,7 +12,8 @@ model = dict(
     init_cfg=dict(type='Pretrained', checkpoint=pretrained),
     backbone=dict(keep_rates=[keep_rate if i in pruning_blocks else 1. for i in range(24)]))
 
-# 8 GPUs x 1 clip, base lr 1e-5 (x8 for the head); warm-up from 2.5e-6 as for ViT-B (spec §4.4)
+# 8 GPUs x 1 clip, base lr 1e-5 (x8 for the head); warm-up from 2.5e-6 as for ViT-B
+# (docs/algorithm.md#optimizer)
 train_dataloader = dict(batch_size=1)
 optim_wrapper = dict(optimizer=dict(lr=1e-5))
 param_scheduler = [

@@ -15,9 +15,10 @@
 # - in training, each person matched to 2 proposals (matches_per_gt=2) and 2 jittered copies of
 #   each person box refined as extra queries (denoising_groups=2); neither is in EVAD, whose
 #   one-to-one matching gives the tiny head one box target per person and stage;
-# - at test time person NMS at IoU 0.5 (not in EVAD, D9: the under-trained query head, and the
-#   2-way matching by design, give some persons several confident proposals, each a false
-#   positive for every action), and action scores times person scores (not in EVAD, D9).
+# - at test time person NMS at IoU 0.5 (not in EVAD, docs/official_behaviours.md#d9: the
+#   under-trained query head, and the 2-way matching by design, give some persons several
+#   confident proposals, each a false positive for every action), and action scores times person
+#   scores (not in EVAD, docs/official_behaviours.md#d9).
 # 1900 iterations keep bash tools/quickstart.sh within 15 minutes.
 # Generate the data with 144 training videos (the validation split is the default one):
 #   python tools/data/generate_synthetic_ava.py data/synthetic_ava --num-train-videos 144

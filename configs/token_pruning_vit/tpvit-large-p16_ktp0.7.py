@@ -1,4 +1,5 @@
-# ViT-L backbone of EVAD `ViT_L_16x4_KTP.yaml`: keep rate 0.7 in blocks 6, 12, 18 (spec §1.8).
+# ViT-L backbone of EVAD `ViT_L_16x4_KTP.yaml`: keep rate 0.7 in blocks 6, 12, 18
+# (docs/algorithm.md#keep-rate-schedules).
 _base_ = ['../_base_/models/tpvit-large-p16.py']
 
 custom_imports = dict(imports=['mmevad'], allow_failed_imports=False)

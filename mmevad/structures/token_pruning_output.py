@@ -6,17 +6,19 @@ from torch import Tensor
 class TokenPruningOutput(NamedTuple):
     """What :class:`~mmevad.models.TokenPruningViT` returns with ``out_type='evad'``.
 
-    Shapes use the names of ``evad-algorithm.md``: ``B`` clips, ``C`` encoder width, grid
+    Shapes use the names of ``docs/algorithm.md#notation``: ``B`` clips, ``C`` encoder width, grid
     ``(t, h, w)`` of token slots, ``Nk = h * w`` keyframe tokens, ``K`` kept non-keyframe tokens.
 
     Attributes:
         keyframe_feats (tuple[Tensor]): four keyframe maps for the FPN, ``(B, C, 4h, 4w)``,
             ``(B, C, 2h, 2w)``, ``(B, C, h, w)``, ``(B, C, h/2, w/2)`` (strides 4, 8, 16, 32), taken
-            from the raw outputs of the ``feature_taps`` blocks (spec §1.9).
+            from the raw outputs of the ``feature_taps`` blocks
+            (docs/algorithm.md#backbone-outputs).
         tokens (Tensor): ``(B, Nk + K, C)`` final tokens after the last LayerNorm; the first ``Nk``
             are the keyframe tokens in raster order, the rest the kept non-keyframe tokens.
-        kept_index (Tensor): ``(B, K)`` long, the non-keyframe global index (spec §1.5) of each
-            token in ``tokens[:, Nk:]``, in the same order.
+        kept_index (Tensor): ``(B, K)`` long, the non-keyframe global index
+            (docs/algorithm.md#keyframe-first) of each token in ``tokens[:, Nk:]``, in the same
+            order.
         grid (tuple[int, int, int]): ``(t, h, w)`` token grid of the (padded) input clip.
     """
     keyframe_feats: Tuple[Tensor, ...]

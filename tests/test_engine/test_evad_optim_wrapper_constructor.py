@@ -13,10 +13,11 @@ class ToyEVAD(nn.Module):
         self.backbone.patch_embed = nn.Conv3d(3, 8, 2)          # weight decays, bias not
         self.backbone.q_bias = nn.Parameter(torch.zeros(8))      # 1-D, not called bias
         self.backbone.norm = nn.LayerNorm(8)
-        self.neck = nn.Conv2d(8, 8, 1)                            # new, but base rate (D7)
+        # the FPN and the learned proposals keep the base rate: docs/official_behaviours.md#d7
+        self.neck = nn.Conv2d(8, 8, 1)                            # new, but base rate
         self.localization_head = nn.Module()
-        self.localization_head.init_proposal_bboxes = nn.Embedding(4, 4)    # base rate (D7)
-        self.localization_head.init_proposal_features = nn.Embedding(4, 8)  # base rate (D7)
+        self.localization_head.init_proposal_bboxes = nn.Embedding(4, 4)    # base rate
+        self.localization_head.init_proposal_features = nn.Embedding(4, 8)  # base rate
         self.localization_head.stage = nn.Linear(8, 8)
         self.roi_head = nn.Module()
         self.roi_head.mask_token = nn.Parameter(torch.zeros(1, 1, 8))  # 3-D but no decay

@@ -118,7 +118,8 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
             gt = sample.gt_instances.bboxes.numpy().reshape(-1, 4)
             annotations.append(dict(bboxes=gt, labels=np.zeros(len(gt), dtype=np.int64)))
         actions = model.roi_head.predict(feats, proposals, data_samples)
-        for thr in thresholds:  # the model's test-time output (spec D9) at each threshold
+        # the model's test-time output (docs/official_behaviours.md#d9) at each threshold
+        for thr in thresholds:
             score(thr, data_samples, [model.select_detections(p, a, thr)
                                       for p, a in zip(proposals, actions)])
         score('oracle', data_samples,

@@ -4,10 +4,10 @@
         [--device cpu|cuda] [--repeats 3] [--warmup 1] [--with-cp {config,on,off}]
         [--modes forward train] [--threads N]
 
-CONFIG defaults to the three ViT-B schedules of spec §1.8 (keep rate 1.0; 0.7 in blocks 3/6/9;
-0.6 with enhanced weight 4), the first being the reference of the ratios. Batch 1, 16 frames.
-Modes: ``forward`` (eval mode under ``torch.no_grad``) and ``train`` (train mode, forward and
-backward of the sum of all outputs).
+CONFIG defaults to the three ViT-B schedules of docs/algorithm.md#keep-rate-schedules (keep rate
+1.0; 0.7 in blocks 3/6/9; 0.6 with enhanced weight 4), the first being the reference of the ratios.
+Batch 1, 16 frames. Modes: ``forward`` (eval mode under ``torch.no_grad``) and ``train`` (train
+mode, forward and backward of the sum of all outputs).
 
 Time: one process builds every config and, after ``warmup`` untimed runs each, times them in
 turn, ``repeats`` rounds, and reports the median; interleaving the configs spreads the load of

@@ -3,7 +3,8 @@
     python tools/analysis_tools/get_flops.py CONFIG --shape T H W [--backbone]
         [--cfg-options k=v ...]
 
-Convention (spec §5.2, fvcore): 1 multiply-accumulate = 1 "FLOP"; linear layers, convolutions and
+Convention (docs/algorithm.md#flops, fvcore): 1 multiply-accumulate = 1 "FLOP"; linear layers,
+    convolutions and
 the two attention matmuls (q.k^T and attn.v) are counted, also where they run inside
 ``scaled_dot_product_attention``; pruning blocks are counted at their actual token counts;
 LayerNorm and nearest resampling count one op per element (mmengine's default handles) and other
@@ -19,11 +20,11 @@ What is counted: a config whose ``model`` has no ``type`` (a backbone fragment s
 Why mmengine's FlopAnalyzer (fvcore's jit-trace counter) and not our own hooks: it sees every op of
 the whole detector, including functional calls (``F.linear`` in ``nn.MultiheadAttention``,
 ``torch.bmm`` in dynamic convolutions) that module hooks miss, with fvcore's handles, i.e. the
-convention of spec §5.2. It lacks two handles, added here: ``aten::scaled_dot_product_attention``
-(q.k^T + attn.v) and mmevad's ``keyframe_importance`` op. The latter recomputes q.k^T to rank
-tokens in pruning blocks (our implementation keeps no attention map); spec §5.2 counts the
-attention of a block once, so those MACs are reported on their own line and left out of the
-total that compares with the paper.
+convention of docs/algorithm.md#flops. It lacks two handles, added here:
+``aten::scaled_dot_product_attention`` (q.k^T + attn.v) and mmevad's ``keyframe_importance`` op. The
+latter recomputes q.k^T to rank tokens in pruning blocks (our implementation keeps no attention
+map); docs/algorithm.md#flops counts the attention of a block once, so those MACs are reported on
+their own line and left out of the total that compares with the paper.
 """
 import argparse
 from collections import Counter
@@ -119,8 +120,8 @@ def count_macs(module: nn.Module, inputs: torch.Tensor):
     """Trace ``module(inputs)`` once and count.
 
     Returns:
-        tuple: the FlopAnalyzer, the spec §5.2 total (importance recomputation left out) and the
-        MACs of that recomputation.
+        tuple: the FlopAnalyzer, the docs/algorithm.md#flops total (importance recomputation left
+        out) and the MACs of that recomputation.
     """
     module.eval()
     analyzer = FlopAnalyzer(module, (inputs, ))
@@ -172,7 +173,7 @@ def main():
     skipped = analyzer.unsupported_ops()
     line = '=' * 72
     print(f'\n{line}\nModel: {description}\nInput: {tuple(inputs.shape)}\n'
-          f'GMACs (= GFLOPs, spec §5.2 convention): {macs / 1e9:.1f}\n'
+          f'GMACs (= GFLOPs, docs/algorithm.md#flops convention): {macs / 1e9:.1f}\n'
           f'Parameters: {parameter_count(module)[""] / 1e6:.2f} M')
     if extra:
         print(f'Not in the total: {extra / 1e9:.1f} GMACs that TokenPruningViT spends '

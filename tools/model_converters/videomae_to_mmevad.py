@@ -8,7 +8,8 @@ summary) and, for pre-training checkpoints, ``videomae_decoder`` (the MAE decode
 their original names, for the context refinement decoder). Key maps: the VideoMAE section of
 ``mmevad/models/utils/ckpt_convert.py``. ``--verify`` builds the backbone of CONFIG and loads the
 converted weights into it, failing on any unexpected key, shape mismatch or missing key other
-than the final norm of a fine-tuned checkpoint (its ``fc_norm`` is dropped, spec §4.5).
+than the final norm of a fine-tuned checkpoint (its ``fc_norm`` is dropped,
+docs/algorithm.md#initialization).
 """
 import argparse
 import os.path as osp

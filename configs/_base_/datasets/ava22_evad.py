@@ -1,5 +1,6 @@
-# AVA v2.2 as EVAD reads it (spec §4.1-4.2): 16 frames at stride 4 around each annotated keyframe
-# with no temporal jitter in either split, short side 288, horizontal flip in training, no crop.
+# AVA v2.2 as EVAD reads it (docs/algorithm.md#clip-sampling): 16 frames at stride 4 around each
+# annotated keyframe with no temporal jitter in either split, short side 288, horizontal flip in
+# training, no crop.
 dataset_type = 'AVADataset'
 data_root = 'data/ava/rawframes'
 anno_root = 'data/ava/annotations'
@@ -34,15 +35,15 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,
-        # the official recipe uses no train exclusion list (spec §4.1)
+        # the official recipe uses no train exclusion list (docs/algorithm.md#clip-sampling)
         exclude_file=None,
         label_file=label_file,
         pipeline=train_pipeline,
         proposal_file=None,
         data_prefix=dict(img=data_root)))
 # Batch size 1 at test time: clips are padded to the batch maximum, so EVAD's tokens (and its
-# predictions) depend slightly on which clips share a batch (spec D14). The official standalone
-# test used 4 clips per batch.
+# predictions) depend slightly on which clips share a batch (docs/official_behaviours.md#d14). The
+# official standalone test used 4 clips per batch.
 val_dataloader = dict(
     batch_size=1,
     num_workers=8,
@@ -59,7 +60,8 @@ val_dataloader = dict(
         test_mode=True))
 test_dataloader = val_dataloader
 
-# action_thr=0: every box reports all classes, as the official evaluation does (spec §4.6)
+# action_thr=0: every box reports all classes, as the official evaluation does
+# (docs/algorithm.md#evaluation)
 val_evaluator = dict(
     type='AVAMetric',
     ann_file=ann_file_val,

@@ -1,25 +1,28 @@
-# EVAD with a ViT-B/16 backbone (spec evad-algorithm.md): TokenPruningViT -> FPN on four keyframe
+# EVAD with a ViT-B/16 backbone (docs/algorithm.md): TokenPruningViT -> FPN on four keyframe
 # maps -> QueryLocalizationHead (Sparse R-CNN-style, softmax person / no-object) ->
 # ContextRefinementRoIHead (dense token map, RoI extension, 3-D RoI pooling, context refinement
 # decoder). Values of the released ViT-B configs; keep rate 1 everywhere (the KTP schedules of
-# spec §1.8 override backbone.keep_rates).
+# docs/algorithm.md#keep-rate-schedules override backbone.keep_rates).
 _base_ = ['./tpvit-base-p16.py']
 
 num_stages = 6
 num_proposals = 100
 feat_channels = 256  # FPN output width = proposal feature width
-# D1: the released models write the kept tokens back in score order onto ascending positions.
-# The backbone keeps score order ('official') and the RoI head fills positions ascending
-# ('official'); 'sorted' in either place puts every token at its true position.
+# docs/official_behaviours.md#d1: the released models write the kept tokens back in score order onto
+# ascending positions. The backbone keeps score order ('official') and the RoI head fills positions
+# ascending ('official'); 'sorted' in either place puts every token at its true position.
 kept_token_order = 'official'
 
 model = dict(
     type='EVAD',
-    person_score_thr=0.7,  # D9: keep proposals with person prob >= 0.7, all if none passes
-    loss_reduction='mean',  # D10: the official trainer minimises the mean of its loss terms
+    # docs/official_behaviours.md#d9: keep proposals with person prob >= 0.7, all if none passes
+    person_score_thr=0.7,
+    # docs/official_behaviours.md#d10: the official trainer minimises the mean of its loss terms
+    loss_reduction='mean',
     data_preprocessor=dict(
         type='EVADDataPreprocessor',
-        mean=[114.75, 114.75, 114.75],  # D12: 0.45 / 0.225 on the 0-1 scale
+        # docs/official_behaviours.md#d12: 0.45 / 0.225 on the 0-1 scale
+        mean=[114.75, 114.75, 114.75],
         std=[57.375, 57.375, 57.375],
         pad_size_divisor=32),
     backbone=dict(kept_token_order=kept_token_order),
@@ -36,7 +39,8 @@ model = dict(
         num_proposals=num_proposals,
         proposal_feature_channel=feat_channels,
         num_stages=num_stages,
-        # stage_loss_weights: default 1 for every stage (deep supervision, spec §2.4)
+        # stage_loss_weights: default 1 for every stage (deep supervision,
+        # docs/algorithm.md#localization-losses)
         bbox_roi_extractor=dict(
             type='SingleRoIExtractor',
             _scope_='mmdet',
@@ -65,8 +69,8 @@ model = dict(
                 input_feat_shape=7,
                 act_cfg=dict(type='ReLU', inplace=True),
                 norm_cfg=dict(type='LN')),
-            # spec D11: softmax CE, class weights [person, no-object]; the head normalises by
-            # the summed class weights of all proposals
+            # docs/official_behaviours.md#d11: softmax CE, class weights [person, no-object]; the
+            # head normalises by the summed class weights of all proposals
             loss_cls=dict(
                 type='CrossEntropyLoss',
                 use_sigmoid=False,
@@ -101,7 +105,7 @@ model = dict(
         num_classes=80,  # AVA labels: 81 columns, column 0 unused
         action_hidden_dims=2048,
         action_loss_weight=12.0,
-        roi_extension=(0.4, 0.2),  # +40 % width, +20 % height (spec §3.4)
+        roi_extension=(0.4, 0.2),  # +40 % width, +20 % height (docs/algorithm.md#roi-extension)
         roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),
         featmap_stride=16,  # patch size
         kept_token_order=kept_token_order,

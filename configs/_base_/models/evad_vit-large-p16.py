@@ -1,6 +1,6 @@
 # EVAD with a ViT-L/16 backbone (ViT_L_16x4_KTP): 1024-d, 24 blocks, FPN taps after blocks
 # 5/11/17/23, a 512-d, 12-layer context refinement decoder with half the action-loss weight
-# (the summed action weight stays 72, spec D21).
+# (the summed action weight stays 72, docs/official_behaviours.md#d21).
 _base_ = ['./evad_vit-base-p16.py']
 
 embed_dims = 1024

@@ -1,5 +1,6 @@
-# TokenPruningViT ViT-B/16 for 16-frame clips (spec §1.1). Keep rate 1 everywhere; the keep-rate
-# schedules of the released EVAD models override `keep_rates` / `enhanced_weight` (spec §1.8).
+# TokenPruningViT ViT-B/16 for 16-frame clips (docs/algorithm.md#backbone-hparams). Keep rate 1
+# everywhere; the keep-rate schedules of the released EVAD models override `keep_rates` /
+# `enhanced_weight` (docs/algorithm.md#keep-rate-schedules).
 depth = 12
 model = dict(
     backbone=dict(
@@ -19,6 +20,7 @@ model = dict(
         keep_rates=[1.] * depth,
         enhanced_weight=1.,
         feature_taps=(2, 5, 8, 11),
-        kept_token_order='official',  # D1: the order the released models were trained with
+        # docs/official_behaviours.md#d1: the order the released models were trained with
+        kept_token_order='official',
         out_type='evad',
         with_cp=True))

@@ -1,5 +1,6 @@
-# TokenPruningViT ViT-L/16 for 16-frame clips (spec §1.1). Keep rate 1 everywhere; the keep-rate
-# schedule of the released EVAD model overrides `keep_rates` (spec §1.8).
+# TokenPruningViT ViT-L/16 for 16-frame clips (docs/algorithm.md#backbone-hparams). Keep rate 1
+# everywhere; the keep-rate schedule of the released EVAD model overrides `keep_rates`
+# (docs/algorithm.md#keep-rate-schedules).
 _base_ = ['./tpvit-base-p16.py']
 
 depth = 24

@@ -1,5 +1,6 @@
-# EVAD's schedule (spec §4.4): AdamW, 2 linear warm-up epochs from 0.1x, steps at epochs 5 and 8,
-# 12 epochs, no gradient clipping, fp32. The head learns at 8x (EVADOptimWrapperConstructor).
+# EVAD's schedule (docs/algorithm.md#optimizer): AdamW, 2 linear warm-up epochs from 0.1x, steps at
+# epochs 5 and 8, 12 epochs, no gradient clipping, fp32. The head learns at 8x
+# (EVADOptimWrapperConstructor).
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_begin=5, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -8,7 +8,7 @@ from torch import nn
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class EVADOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """The four parameter groups of EVAD's optimizer (spec §4.4).
+    """The four parameter groups of EVAD's optimizer (docs/algorithm.md#optimizer).
 
     ========================  ================================================  =======  =====
     group                     members                                           lr       decay
@@ -23,7 +23,7 @@ class EVADOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     entry replaces its bias/norm rules (so head biases would be decayed) and it has no rule for
     1-D parameters that are not called ``bias`` (``q_bias``, ``v_bias``). The learned proposals
     of the localization head stay at ×1 although they sit under a head prefix: the released
-    models were trained so (spec D7).
+    models were trained so (docs/official_behaviours.md#d7).
 
     ``paramwise_cfg`` keys:
         head_prefixes (Sequence[str]): parameter-name prefixes of the head.

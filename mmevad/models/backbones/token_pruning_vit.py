@@ -1,4 +1,4 @@
-"""VideoMAE ViT with EVAD's keyframe-centric token pruning (spec ``evad-algorithm.md`` §1)."""
+"""VideoMAE ViT with EVAD's keyframe-centric token pruning (docs/algorithm.md#backbone)."""
 import math
 from typing import List, Sequence, Set, Tuple, Union
 
@@ -24,11 +24,12 @@ KEPT_TOKEN_ORDERS = ('official', 'sorted')
 
 def pruning_schedule(num_tokens: int, num_keyframe: int,
                      keep_rates: Sequence[float]) -> List[int]:
-    """Token count after every block under EVAD's pruning budget (spec §1.6 step 1, D3, D13).
+    """Token count after every block under EVAD's pruning budget (docs/algorithm.md#pruning step 1,
+    docs/official_behaviours.md#d3, #d13).
 
     A block with keep rate ``r < 1`` keeps ``ceil(r * N)`` of its ``N`` tokens, keyframe tokens
     included, i.e. ``ceil(r * N) - Nk`` non-keyframe tokens. A block where that keeps every token
-    changes nothing (D13).
+    changes nothing (docs/official_behaviours.md#d13).
 
     Args:
         num_tokens (int): ``N0 = t * Nk`` tokens entering the first block.
@@ -57,19 +58,21 @@ def pruning_schedule(num_tokens: int, num_keyframe: int,
 
 @MODELS.register_module()
 class TokenPruningViT(BaseModule):
-    """VideoMAE ViT backbone with keyframe-centric token pruning (EVAD, spec §1).
+    """VideoMAE ViT backbone with keyframe-centric token pruning (EVAD, docs/algorithm.md#backbone).
 
     Tubelet embedding and the fixed sinusoid position table (interpolated per temporal slot,
-    §1.3), then the keyframe slot ``t // 2`` is moved to the front (§1.5). Blocks whose keep rate
-    is below 1 rank the non-keyframe tokens by the attention they receive in that block
-    (keyframe-query rows weighted by ``enhanced_weight``) and keep the top ``ceil(r * N) - Nk``
-    (§1.6); the MLP of that block runs on the kept tokens only. Keyframe tokens are never pruned.
+    docs/algorithm.md#position-table), then the keyframe slot ``t // 2`` is moved to the front
+    (docs/algorithm.md#keyframe-first). Blocks whose keep rate is below 1 rank the non-keyframe
+    tokens by the attention they receive in that block (keyframe-query rows weighted by
+    ``enhanced_weight``) and keep the top ``ceil(r * N) - Nk`` (docs/algorithm.md#pruning); the MLP
+    of that block runs on the kept tokens only. Keyframe tokens are never pruned.
 
     Parameter names are those of mmaction2's ``VisionTransformer`` with
     ``use_mean_pooling=False`` (``patch_embed.projection``, ``blocks.i.{norm1, attn.{qkv,
     q_bias, v_bias, proj}, norm2, mlp.layers.{0.0, 1}}``, ``norm``), so its VideoMAE checkpoints
-    load unchanged. The position table is a non-persistent buffer (D18); a ``pos_embed`` entry
-    in a loaded state dict (mmaction2 saves one) is checked against the table and dropped.
+    load unchanged. The position table is a non-persistent buffer (docs/official_behaviours.md#d18);
+    a ``pos_embed`` entry in a loaded state dict (mmaction2 saves one) is checked against the table
+    and dropped.
 
     Args:
         img_size (int): pre-training image size the position table is built for. Defaults to 224.
@@ -93,9 +96,9 @@ class TokenPruningViT(BaseModule):
         feature_taps (Sequence[int]): four increasing block indices whose raw keyframe outputs
             become the maps of ``out_type='evad'``. Defaults to (2, 5, 8, 11).
         feature_strides (Sequence[int]): strides of those maps, one per tap; each keyframe map
-            is resampled (nearest, §1.9) from the patch grid by ``patch_size / stride``, a power
-            of two. The default gives the spec's x4/x2/x1/x0.5 for patch 16, and the same FPN
-            strides for other patch sizes. Defaults to (4, 8, 16, 32).
+            is resampled (nearest, docs/algorithm.md#backbone-outputs) from the patch grid by
+            ``patch_size / stride``, a power of two. The default gives EVAD's x4/x2/x1/x0.5 for
+            patch 16, and the same FPN strides for other patch sizes. Defaults to (4, 8, 16, 32).
         stem_channels (Sequence[int]): widths of an optional convolutional stem run on every
             frame before the tubelet embedding: one 3x3 stride-2 convolution + BN + ReLU per
             entry, after which the tubelet convolution covers ``patch_size / 2**len`` pixels.
@@ -105,8 +108,8 @@ class TokenPruningViT(BaseModule):
             Defaults to ().
         kept_token_order (str): order of the kept non-keyframe tokens in the output. 'official'
             keeps the top-k (descending score) order of the last pruning block that the
-            released EVAD models were trained with (spec D1); 'sorted' orders them by position.
-            Only the order differs. Defaults to 'official'.
+            released EVAD models were trained with (docs/official_behaviours.md#d1); 'sorted' orders
+            them by position. Only the order differs. Defaults to 'official'.
         out_type (str): 'evad' returns a :class:`~mmevad.structures.TokenPruningOutput`;
             'dense' returns one ``(B, C, t, h, w)`` map with every kept token at its position
             and zeros at pruned positions (a drop-in for mmaction2's ``VisionTransformer`` with
@@ -178,7 +181,7 @@ class TokenPruningViT(BaseModule):
             dilation=(1, 1, 1))
         grid = img_size // patch_size
         self.pos_grid = (num_frames // tubelet_size, grid, grid)
-        # fixed table, rebuilt here rather than loaded (D18)
+        # fixed table, rebuilt here rather than loaded (docs/official_behaviours.md#d18)
         self.register_buffer(
             'pos_embed', get_sinusoid_encoding(math.prod(self.pos_grid), embed_dims),
             persistent=False)
@@ -244,8 +247,8 @@ class TokenPruningViT(BaseModule):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:
         # mmaction2's VisionTransformer saves its sinusoid table as a persistent buffer. Ours is
-        # rebuilt at construction (D18), so the entry is dropped after checking that it is that
-        # same table (a learned table would silently change the model).
+        # rebuilt at construction (docs/official_behaviours.md#d18), so the entry is dropped after
+        # checking that it is that same table (a learned table would silently change the model).
         table = state_dict.pop(prefix + 'pos_embed', None)
         if table is not None:
             rows = min(table.shape[1], self.pos_embed.shape[1])
@@ -260,9 +263,9 @@ class TokenPruningViT(BaseModule):
                                       unexpected_keys, error_msgs)
 
     def no_weight_decay(self) -> Set[str]:
-        """Names of the parameters that take no weight decay (spec §4.4): every bias and every
-        1-D parameter (LayerNorms, ``q_bias``/``v_bias``). Names are relative to this module;
-        the position table is a buffer and not listed."""
+        """Names of the parameters that take no weight decay (docs/algorithm.md#optimizer): every
+        bias and every 1-D parameter (LayerNorms, ``q_bias``/``v_bias``). Names are relative to this
+        module; the position table is a buffer and not listed."""
         return {
             name
             for name, param in self.named_parameters()
@@ -320,12 +323,13 @@ class TokenPruningViT(BaseModule):
         num_keyframe = h * w
         counts = self.token_counts(grid)  # validates every budget before any work
         batch, num_tokens, channels = x.shape
-        # keyframe-first order (§1.5): slot t//2, then the other slots in temporal order
+        # keyframe-first order (docs/algorithm.md#keyframe-first): slot t//2, then the other slots
+        # in temporal order
         slots = x.view(batch, t, num_keyframe, channels)
         key = t // 2
         x = torch.cat([slots[:, key:key + 1], slots[:, :key], slots[:, key + 1:]], 1)
         x = x.flatten(1, 2)
-        # non-keyframe global index (§1.5) of each token in x[:, Nk:]
+        # non-keyframe global index (docs/algorithm.md#keyframe-first) of each token in x[:, Nk:]
         kept_index = torch.arange(
             num_tokens - num_keyframe, device=x.device).repeat(batch, 1)
 
@@ -355,7 +359,8 @@ class TokenPruningViT(BaseModule):
     @staticmethod
     def _keep_top_tokens(x: Tensor, score: Tensor, kept_index: Tensor, num_keyframe: int,
                          num_keep: int) -> Tuple[Tensor, Tensor]:
-        """Keep the keyframe tokens and the ``num_keep`` best-scored others (§1.6 steps 3–5).
+        """Keep the keyframe tokens and the ``num_keep`` best-scored others
+        (docs/algorithm.md#pruning steps 3–5).
 
         Args:
             x (Tensor): ``(B, N, C)``.
@@ -366,7 +371,7 @@ class TokenPruningViT(BaseModule):
 
         Returns:
             tuple[Tensor, Tensor]: ``(B, Nk + num_keep, C)`` tokens and ``(B, num_keep)``
-            indices, both in descending score order (top-k order, D1).
+            indices, both in descending score order (top-k order, docs/official_behaviours.md#d1).
         """
         local = score.topk(num_keep, dim=1, largest=True, sorted=True).indices
         others = x[:, num_keyframe:].gather(1, local[..., None].expand(-1, -1, x.shape[-1]))
@@ -388,7 +393,8 @@ class TokenPruningViT(BaseModule):
         num_keyframe = h * w
         batch, _, channels = x.shape
         key_start = (t // 2) * num_keyframe
-        # non-keyframe global index -> flattened (t, h, w) position (§1.5)
+        # non-keyframe global index -> flattened (t, h, w) position
+        # (docs/algorithm.md#keyframe-first)
         others = kept_index + num_keyframe * (kept_index >= key_start).long()
         keyframe = torch.arange(key_start, key_start + num_keyframe, device=x.device)
         position = torch.cat([keyframe.expand(batch, -1), others], 1)
@@ -398,7 +404,8 @@ class TokenPruningViT(BaseModule):
 
     @staticmethod
     def _keyframe_map(tokens: Tensor, h: int, w: int, scale: float) -> Tensor:
-        """``(B, Nk, C)`` keyframe tokens -> ``(B, C, scale*h, scale*w)`` (nearest, §1.9)."""
+        """``(B, Nk, C)`` keyframe tokens -> ``(B, C, scale*h, scale*w)`` (nearest,
+        docs/algorithm.md#backbone-outputs)."""
         feat = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
         if scale == 1:
             return feat

@@ -12,14 +12,14 @@ from torch import Tensor
 class EVADDataPreprocessor(ActionDataPreprocessor):
     """Normalise each clip, then zero-pad the batch to a common size divisible by 32.
 
-    EVAD normalises *before* padding, so the padded area is 0 = the mean colour (spec §4.3);
-    mmaction's ``ActionDataPreprocessor`` pads raw pixels first (pad -> -mean/std). The padded size
-    is the batch maximum rounded up to ``pad_size_divisor``; each sample keeps its unpadded
-    ``img_shape`` (the frame every box is expressed in) and gets ``pad_shape`` and
-    ``batch_input_shape``.
+    EVAD normalises *before* padding, so the padded area is 0 = the mean colour
+    (docs/algorithm.md#batching); mmaction's ``ActionDataPreprocessor`` pads raw pixels first (pad
+    -> -mean/std). The padded size is the batch maximum rounded up to ``pad_size_divisor``; each
+    sample keeps its unpadded ``img_shape`` (the frame every box is expressed in) and gets
+    ``pad_shape`` and ``batch_input_shape``.
 
     EVAD configs use mean 114.75 / std 57.375 on all channels (0.45 / 0.225 on the 0-1 scale, the
-    PySlowFast defaults the released models were trained with, spec D12).
+    PySlowFast defaults the released models were trained with, docs/official_behaviours.md#d12).
 
     Args:
         mean (Sequence[float]): per-channel mean, RGB. Defaults to (114.75,) * 3.

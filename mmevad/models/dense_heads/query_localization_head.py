@@ -1,13 +1,14 @@
-"""Sparse R-CNN-style actor localization on the FPN keyframe maps (spec ``evad-algorithm.md`` §2).
+"""Sparse R-CNN-style actor localization on the FPN keyframe maps (docs/algorithm.md#localization).
 
 Built from mmdet parts: ``EmbeddingRPNHead`` holds the learned proposals, one ``DIIHead`` per stage
 does self-attention, dynamic instance interaction, FFN and the class/box towers,
 ``SingleRoIExtractor`` pools the RoI features, ``DeltaXYWHBBoxCoder`` decodes the box deltas,
 ``HungarianAssigner`` with ``ClassificationCost`` / ``BBoxL1Cost`` / ``IoUCost`` matches, and the
 stage's own ``CrossEntropyLoss`` / ``L1Loss`` / ``GIoULoss`` compute the losses. What this module
-adds is what mmdet's ``SparseRoIHead`` does differently from EVAD: the D11 normalisation of the
-person loss, the clamped ``num_boxes`` normaliser, the EVAD box-delta clamp, per-proposal person
-scores instead of a top-k over classes, and the Hungarian indices handed on to the action head.
+adds is what mmdet's ``SparseRoIHead`` does differently from EVAD: the
+docs/official_behaviours.md#d11 normalisation of the person loss, the clamped ``num_boxes``
+normaliser, the EVAD box-delta clamp, per-proposal person scores instead of a top-k over classes,
+and the Hungarian indices handed on to the action head.
 """
 import math
 from typing import List, Optional, Sequence, Tuple, Union
@@ -27,10 +28,11 @@ from mmaction.utils import ConfigType, InstanceList, OptConfigType, OptMultiConf
 
 __all__ = ['QueryLocalizationHead']
 
-# Spec §2.3: dw, dh are clamped at log(100000 / 16) ≈ 8.74 (detectron2's scale clamp). mmdet's
-# decoder clamps |dw|, |dh| at |log(wh_ratio_clip)|, 4.14 by default; this ratio gives the spec's
-# upper bound. mmdet also clamps from below at -8.74 where EVAD does not: that only bites when one
-# stage shrinks a box more than 6000-fold, i.e. never for a usable prediction.
+# docs/algorithm.md#refinement-stage: dw, dh are clamped at log(100000 / 16) ≈ 8.74 (detectron2's
+# scale clamp). mmdet's decoder clamps |dw|, |dh| at |log(wh_ratio_clip)|, 4.14 by default; this
+# ratio gives EVAD's upper bound. mmdet also clamps from below at -8.74 where EVAD does not:
+# that only bites when one stage shrinks a box more than 6000-fold, i.e. never for a usable
+# prediction.
 _WH_RATIO_CLIP = 16 / 100000
 
 PERSON = 0  # class index of "person"; index 1 (mmdet's background index num_classes) = no-object
@@ -44,8 +46,9 @@ class QueryLocalizationHead(BaseModule):
     proposals, the whole image at init), pools 7×7 RoI features from the FPN level chosen by box
     size, refines the proposal features with a ``DIIHead`` and predicts 2-way person / no-object
     logits and R-CNN box deltas on its input boxes. The next stage receives the boxes detached
-    and the features attached (spec §2.3). In training each stage is matched to the ground truth
-    independently (Hungarian) and gets the same three losses (deep supervision, spec §2.4).
+    and the features attached (docs/algorithm.md#refinement-stage). In training each stage is
+    matched to the ground truth independently (Hungarian) and gets the same three losses (deep
+    supervision, docs/algorithm.md#localization-losses).
 
     Args:
         bbox_roi_extractor (dict): config of the RoI extractor shared by all stages (it has no
@@ -64,7 +67,7 @@ class QueryLocalizationHead(BaseModule):
             ``out_channels`` and the stages' ``in_channels``. Defaults to 256.
         num_stages (int): number of refinement stages. Defaults to 6.
         stage_loss_weights (Sequence[float], optional): factor on every loss of a stage.
-            Defaults to None: 1 for every stage (spec §2.4).
+            Defaults to None: 1 for every stage (docs/algorithm.md#localization-losses).
         matches_per_gt (int): proposals matched to each person in training. 1 (default) is
             EVAD's one-to-one Hungarian matching. ``k > 1`` matches each person to ``k``
             proposals (the Hungarian assignment against the persons repeated ``k`` times, as
@@ -158,14 +161,15 @@ class QueryLocalizationHead(BaseModule):
                 raise ValueError(
                     f'bbox_head.loss_cls of stage {stage} is {type(head.loss_cls).__name__} with '
                     'sigmoid outputs; EVAD classifies person vs no-object with a 2-way softmax '
-                    '(spec D11): use CrossEntropyLoss(use_sigmoid=False, class_weight=[1.0, 0.1])')
+                    '(docs/official_behaviours.md#d11): use '
+                    'CrossEntropyLoss(use_sigmoid=False, class_weight=[1.0, 0.1])')
             if head.in_channels != self.proposal_feature_channel:
                 raise ValueError(f'bbox_head of stage {stage} has in_channels='
                                  f'{head.in_channels} but proposal_feature_channel='
                                  f'{self.proposal_feature_channel}; they must be equal')
 
     def init_weights(self) -> None:
-        """Initialise as spec §4.5.
+        """Initialise as docs/algorithm.md#initialization.
 
         Children first: ``EmbeddingRPNHead`` sets the proposal boxes to the whole image
         ``(0.5, 0.5, 1, 1)`` (cxcywh); ``DIIHead`` draws every ≥2-D stage parameter Xavier-uniform.
@@ -202,7 +206,7 @@ class QueryLocalizationHead(BaseModule):
             unpadded clip, not clipped, attached to the graph.
         """
         self._check_inputs(feats, data_samples)
-        # mmcv's CPU RoIAlign returns wrong values on non-contiguous maps (integration notes §8)
+        # mmcv's CPU RoIAlign returns wrong values on non-contiguous maps
         feats = tuple(f.contiguous() for f in feats)
         proposals = self.proposal_generator.predict(feats, data_samples)
         bboxes = torch.stack([p.bboxes for p in proposals])  # (B, P, 4), grad to init boxes
@@ -278,11 +282,12 @@ class QueryLocalizationHead(BaseModule):
             tuple[dict, list[InstanceData]]:
 
             - losses: for every stage ``i``, ``s{i}.loss_cls`` (person / no-object
-              cross-entropy, weighted mean over all ``B * P`` proposals, spec D11),
-              ``s{i}.loss_bbox`` (L1 on ``img_shape``-normalised xyxy) and ``s{i}.loss_giou``
-              (``1 - GIoU``), both summed over matched proposals and divided by ``num_boxes``
-              (ground-truth boxes in the global batch, averaged over ranks, at least 1), each
-              times its loss weight and the stage weight; ``s{i}.pos_acc`` (metric, not a loss).
+              cross-entropy, weighted mean over all ``B * P`` proposals,
+              docs/official_behaviours.md#d11), ``s{i}.loss_bbox`` (L1 on ``img_shape``-normalised
+              xyxy) and ``s{i}.loss_giou`` (``1 - GIoU``), both summed over matched proposals and
+              divided by ``num_boxes`` (ground-truth boxes in the global batch, averaged over ranks,
+              at least 1), each times its loss weight and the stage weight; ``s{i}.pos_acc``
+              (metric, not a loss).
             - results: per image an ``InstanceData`` with ``bboxes`` ``(P, 4)`` last-stage pixel
               xyxy (detached, not clipped), ``scores`` ``(P,)`` person probability and
               ``assigned_gt_inds`` ``(P,)`` long: the index into ``gt_instances`` of the ground
@@ -296,7 +301,8 @@ class QueryLocalizationHead(BaseModule):
                            for ds in data_samples]
         stage_cls_scores, stage_bboxes = self(feats, data_samples)
 
-        # spec §2.4: total GT of the global batch / world size, at least 1, same for all stages
+        # docs/algorithm.md#localization-losses: total GT of the global batch / world size, at least
+        # 1, same for all stages
         num_gts = sum(len(gt) for gt in batch_gt_instances)
         num_boxes = reduce_mean(feats[0].new_tensor(float(num_gts))).clamp(min=1.0)
         num_boxes = num_boxes * self.matches_per_gt
@@ -377,8 +383,8 @@ class QueryLocalizationHead(BaseModule):
         labels[pos] = PERSON
         flat_scores, flat_labels = cls_score.reshape(-1, cls_score.size(-1)), labels.reshape(-1)
 
-        # D11: Σ wᵢ·CEᵢ / Σ wᵢ over all B·P proposals (torch's weighted mean); mmdet's
-        # DIIHead divides by the number of positives instead.
+        # docs/official_behaviours.md#d11: Σ wᵢ·CEᵢ / Σ wᵢ over all B·P proposals (torch's weighted
+        # mean); mmdet's DIIHead divides by the number of positives instead.
         class_weight = head.loss_cls.class_weight
         class_weight = (flat_scores.new_tensor(class_weight) if class_weight is not None else
                         flat_scores.new_ones(flat_scores.size(-1)))
@@ -464,7 +470,8 @@ class QueryLocalizationHead(BaseModule):
     def predict(self, feats: Sequence[Tensor], data_samples: SampleList) -> InstanceList:
         """All ``P`` last-stage proposals of every image, boxes clipped to the image.
 
-        The person-score threshold and its fallback (spec §2.5, D9) belong to the detector.
+        The person-score threshold and its fallback (docs/algorithm.md#person-selection,
+        docs/official_behaviours.md#d9) belong to the detector.
 
         Args:
             feats (Sequence[Tensor]): FPN maps p2..p5, see :meth:`forward`.
@@ -474,8 +481,8 @@ class QueryLocalizationHead(BaseModule):
             list[InstanceData]: per image ``bboxes`` ``(P, 4)`` pixel xyxy clipped to
             ``[0, w - 1] × [0, h - 1]`` of the resized unpadded clip, ``unclipped_bboxes``
             ``(P, 4)`` the same boxes before clipping (the official action branch enlarges these,
-            spec §3.4; ``ContextRefinementRoIHead`` pools from them), and ``scores`` ``(P,)``
-            person probability.
+            docs/algorithm.md#roi-extension; ``ContextRefinementRoIHead`` pools from them), and
+            ``scores`` ``(P,)`` person probability.
         """
         stage_cls_scores, stage_bboxes = self(feats, data_samples)
         results = self._results(stage_cls_scores[-1], stage_bboxes[-1])

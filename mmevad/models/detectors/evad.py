@@ -27,23 +27,24 @@ class EVAD(BaseDetector):
         localization_head (dict): person localization, ``loss_and_predict`` / ``predict``.
         roi_head (dict): action classification, mmdet RoI-head contract.
         person_score_thr (float): at test time keep the proposals whose person probability is at
-            least this; an image where none passes keeps all of them (spec §2.5, D9). Defaults
-            to 0.7.
+            least this; an image where none passes keeps all of them
+            (docs/algorithm.md#person-selection, docs/official_behaviours.md#d9). Defaults to 0.7.
         person_nms_iou_thr (float, optional): if set, non-maximum suppression (on the person
             scores) at this IoU removes duplicate persons among the selected proposals. The
-            released models have none (D9): their set-prediction head has learnt to give each
-            person one proposal. A small model trained briefly has not, and its duplicates are
-            false positives for every action (the synthetic quickstart sets 0.5). Defaults to
-            None.
+            released models have none (docs/official_behaviours.md#d9): their set-prediction head
+            has learnt to give each person one proposal. A small model trained briefly has not, and
+            its duplicates are false positives for every action (the synthetic quickstart sets 0.5).
+            Defaults to None.
         action_scores_times_person (bool): if True, each kept proposal's action probabilities
             are multiplied by its person probability at test time, so that the ranking of a
             class's detections also counts how sure the localization is. The released models
-            do not (D9). A small model trained briefly, with several proposals matched to each
-            person (``QueryLocalizationHead(matches_per_gt=k)``), ranks better with it. Defaults
-            to False.
+            do not (docs/official_behaviours.md#d9). A small model trained briefly, with several
+            proposals matched to each person (``QueryLocalizationHead(matches_per_gt=k)``), ranks
+            better with it. Defaults to False.
         loss_reduction (str): ``'mean'`` divides every loss term by the number of terms, as the
-            official trainer minimises the mean of its weighted terms (spec §3.9, D10; 24 terms
-            for ViT-B); ``'sum'`` leaves them, as mmengine sums them. Defaults to ``'mean'``.
+            official trainer minimises the mean of its weighted terms (docs/algorithm.md#total-loss,
+            docs/official_behaviours.md#d10; 24 terms for ViT-B); ``'sum'`` leaves them, as mmengine
+            sums them. Defaults to ``'mean'``.
         data_preprocessor (dict, optional): e.g. ``EVADDataPreprocessor``.
         train_cfg, test_cfg (dict, optional): accepted for config compatibility; the heads carry
             their own.
@@ -66,7 +67,8 @@ class EVAD(BaseDetector):
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if loss_reduction not in ('mean', 'sum'):
-            raise ValueError(f"loss_reduction must be 'mean' (official, D10) or 'sum', "
+            raise ValueError(f"loss_reduction must be 'mean' (official, "
+                             f"docs/official_behaviours.md#d10) or 'sum', "
                              f'got {loss_reduction!r}')
         if not 0. <= person_score_thr <= 1.:
             raise ValueError(f'person_score_thr is a probability; got {person_score_thr}')
@@ -129,7 +131,7 @@ class EVAD(BaseDetector):
         """Detect actors and score their actions.
 
         Every proposal takes part in the context refinement (actors attend to each other);
-        the person-score selection (D9) is applied to the outputs.
+        the person-score selection (docs/official_behaviours.md#d9) is applied to the outputs.
 
         Returns:
             list[ActionDataSample]: ``data_samples`` with ``pred_instances``: ``bboxes`` (n, 4)
@@ -178,7 +180,7 @@ class EVAD(BaseDetector):
                        person_scores: Tensor,
                        score_thr: Optional[float] = None,
                        bboxes: Optional[Tensor] = None) -> Tensor:
-        """Indices of the proposals kept at test time (spec D9), then NMS if
+        """Indices of the proposals kept at test time (docs/official_behaviours.md#d9), then NMS if
         ``person_nms_iou_thr`` is set.
 
         Args:

@@ -1,5 +1,5 @@
 """Multi-head self-attention with VideoMAE's q/v biases, fused by default, and the keyframe-centric
-importance score that EVAD's token pruning ranks tokens by (spec §1.6)."""
+importance score that EVAD's token pruning ranks tokens by (docs/algorithm.md#pruning)."""
 from typing import Tuple
 
 import torch
@@ -17,7 +17,7 @@ _CHUNK_ELEMENTS = 2**22
 
 # A custom op rather than a plain function so that it is one opaque node for tracers: the FLOP
 # counter (tools/analysis_tools/get_flops.py) can then book its q.k^T recomputation separately
-# from the attention itself, which spec §5.2 counts once per block.
+# from the attention itself, which docs/algorithm.md#flops counts once per block.
 @torch.library.custom_op('mmevad::keyframe_importance', mutates_args=())
 def keyframe_importance(q: Tensor,
                         k: Tensor,
@@ -25,14 +25,15 @@ def keyframe_importance(q: Tensor,
                         enhanced_weight: float,
                         scale: float,
                         chunk_rows: int = 0) -> Tensor:
-    """Attention received by every non-keyframe token, keyframe queries weighted (spec §1.6).
+    """Attention received by every non-keyframe token, keyframe queries weighted
+    (docs/algorithm.md#pruning).
 
     For non-keyframe key ``j`` the score is
     ``(1/heads) sum_h (1/N) [ew * sum_{q < Nk} A_h[q, j] + sum_{q >= Nk} A_h[q, j]]`` with
     ``A_h = softmax(scale * q_h k_h^T)`` over all ``N`` keys. The probabilities are rebuilt from
     ``q`` and ``k`` in chunks of query rows, so no ``(B, heads, N, N)`` map is ever held, and the
-    probabilities are never scaled in place (D2). The result is not differentiable (it only
-    selects tokens).
+    probabilities are never scaled in place (docs/official_behaviours.md#d2). The result is not
+    differentiable (it only selects tokens).
 
     Args:
         q (Tensor): ``(B, heads, N, C / heads)`` unscaled queries; the first ``Nk`` tokens are the

@@ -1,4 +1,5 @@
-"""The context refinement decoder (CRD) of EVAD and its per-layer action heads (spec §3.6-3.7)."""
+"""The context refinement decoder (CRD) of EVAD and its per-layer action heads
+(docs/algorithm.md#crd)."""
 from typing import List, Optional
 
 import torch
@@ -13,7 +14,8 @@ __all__ = ['ActionClsHead', 'ContextRefinementDecoder']
 
 
 class ActionClsHead(nn.Module):
-    """``Linear(C -> hidden, no bias) -> LayerNorm -> ReLU -> Linear(hidden -> K)`` (spec §3.7).
+    """``Linear(C -> hidden, no bias) -> LayerNorm -> ReLU -> Linear(hidden -> K)``
+    (docs/algorithm.md#action-heads).
 
     Args:
         in_channels (int): actor token width ``Cd``.
@@ -48,9 +50,9 @@ class ContextRefinementDecoder(BaseModule):
 
     Every block attends over all tokens (context <-> actors, actors <-> actors); after block ``j``
     its own :class:`ActionClsHead` reads the last ``P`` tokens (the actors, not normed) and emits
-    action logits. There is no final norm (spec §3.6). The block layout (and with it the parameter
-    names) is that of the VideoMAE pre-training decoder, so its weights can initialise the first
-    blocks (spec §4.5).
+    action logits. There is no final norm (docs/algorithm.md#crd). The block layout (and with it the
+    parameter names) is that of the VideoMAE pre-training decoder, so its weights can initialise the
+    first blocks (docs/algorithm.md#initialization).
 
     Args:
         embed_dims (int): decoder width ``Cd``. Defaults to 384 (ViT-B; 512 for ViT-L).
@@ -95,8 +97,8 @@ class ContextRefinementDecoder(BaseModule):
             ActionClsHead(embed_dims, action_hidden_dims, num_classes) for _ in range(depth))
 
     def init_weights(self) -> None:
-        """Spec §4.5 (EVAD's head init): Xavier-uniform on every weight matrix, zero biases
-        (q/v biases included), LayerNorm 1/0; then ``init_cfg``, if any."""
+        """docs/algorithm.md#initialization (EVAD's head init): Xavier-uniform on every weight
+        matrix, zero biases (q/v biases included), LayerNorm 1/0; then ``init_cfg``, if any."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)

@@ -1,4 +1,5 @@
-"""The fixed sinusoid position table of VideoMAE and its per-slot spatial interpolation (spec §1.3)."""
+"""The fixed sinusoid position table of VideoMAE and its per-slot spatial interpolation
+(docs/algorithm.md#position-table)."""
 from typing import Tuple
 
 import torch.nn.functional as F

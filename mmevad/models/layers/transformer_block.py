@@ -18,7 +18,8 @@ class TransformerBlock(BaseModule):
 
     Parameter names are those of mmaction2's VideoMAE ``Block`` (``norm1``, ``attn.{qkv, q_bias,
     v_bias, proj}``, ``norm2``, ``mlp.layers.{0.0, 1}``), so VideoMAE weights load unchanged.
-    No layer scale: neither VideoMAE fine-tuning nor EVAD uses it (spec §1.1).
+    No layer scale: neither VideoMAE fine-tuning nor EVAD uses it
+    (docs/algorithm.md#backbone-hparams).
 
     Args:
         embed_dims (int): token width ``C``.
@@ -90,7 +91,7 @@ class TransformerBlock(BaseModule):
         """:meth:`attention_residual` plus the importance of every non-keyframe token.
 
         The score is the attention each non-keyframe token receives in this block, keyframe
-        queries weighted by ``enhanced_weight`` (spec §1.6, see
+        queries weighted by ``enhanced_weight`` (docs/algorithm.md#pruning, see
         :func:`~mmevad.models.layers.keyframe_importance`). With ``with_cp`` the attention
         branch is checkpointed like in :meth:`attention_residual`; the scores are computed in the
         forward pass only, not again when the backward pass recomputes the branch.

@@ -1,4 +1,5 @@
-"""EVAD's "3-D RoIAlign": one actor token per box from a (t, h, w) feature map (spec §3.5)."""
+"""EVAD's "3-D RoIAlign": one actor token per box from a (t, h, w) feature map
+(docs/algorithm.md#actor-tokens)."""
 from typing import Optional
 
 import torch
@@ -15,9 +16,10 @@ class ActorTokenExtractor(BaseModule):
     mean over time.
 
     mmaction2's ``SingleRoIExtractor3D`` pools over time first (and averages), which is not the
-    same (spec §3.5, D16), hence this module. All ``B * t`` slices go through one RoIAlign call:
-    the map is stacked into a contiguous ``(B * t, C, h, w)`` tensor (mmcv's CPU RoIAlign reads
-    non-contiguous inputs wrongly) and every RoI is repeated once per slice.
+    same (docs/algorithm.md#actor-tokens, docs/official_behaviours.md#d16), hence this module. All
+    ``B * t`` slices go through one RoIAlign call: the map is stacked into a contiguous
+    ``(B * t, C, h, w)`` tensor (mmcv's CPU RoIAlign reads non-contiguous inputs wrongly) and every
+    RoI is repeated once per slice.
 
     Args:
         roi_layer (dict, optional): an ``mmcv.ops`` RoI layer or an mmevad one such as

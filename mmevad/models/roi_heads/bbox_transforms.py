@@ -1,4 +1,5 @@
-"""Box arithmetic of the action branch: RoI extension (spec §3.4) and the AVAMetric box frame."""
+"""Box arithmetic of the action branch: RoI extension (docs/algorithm.md#roi-extension) and the
+AVAMetric box frame."""
 from typing import Sequence, Tuple
 
 import torch
@@ -9,7 +10,8 @@ __all__ = ['extend_bboxes', 'bboxes_to_unit']
 
 def extend_bboxes(bboxes: Tensor, img_shape: Tuple[int, int],
                   extension: Sequence[float] = (0.4, 0.2)) -> Tensor:
-    """Enlarge boxes about their centre, then clip them to the image (spec §3.4).
+    """Enlarge boxes about their centre, then clip them to the image
+    (docs/algorithm.md#roi-extension).
 
     With ``extension = (sx, sy)`` and the inclusive-pixel sizes ``bw = x2 - x1 + 1``,
     ``bh = y2 - y1 + 1``, a box becomes ``(x1 - sx*bw/2, y1 - sy*bh/2, x2 + sx*bw/2,
@@ -41,10 +43,10 @@ def extend_bboxes(bboxes: Tensor, img_shape: Tuple[int, int],
 def bboxes_to_unit(bboxes: Tensor, img_meta: dict) -> Tensor:
     """Map pixel boxes of the model input to the ``[0, 1]`` frame that ``AVAMetric`` reads.
 
-    Boxes are clipped to ``[0, w] x [0, h]`` of ``img_meta['img_shape']`` (spec §3.10) and divided
-    by it. If the pipeline recorded them, a horizontal ``flip`` (mmaction ``Flip``:
-    ``x' = w - x``) and a ``crop_quadruple`` ``(x, y, w, h)`` are undone, as mmaction2's
-    ``BBoxHeadAVA`` does, but on a new tensor.
+    Boxes are clipped to ``[0, w] x [0, h]`` of ``img_meta['img_shape']``
+    (docs/algorithm.md#test-output) and divided by it. If the pipeline recorded them, a horizontal
+    ``flip`` (mmaction ``Flip``: ``x' = w - x``) and a ``crop_quadruple`` ``(x, y, w, h)`` are
+    undone, as mmaction2's ``BBoxHeadAVA`` does, but on a new tensor.
 
     Args:
         bboxes (Tensor): ``(P, 4)`` pixel xyxy boxes.

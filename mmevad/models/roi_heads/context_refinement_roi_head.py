@@ -1,5 +1,5 @@
 """EVAD's classification branch as an mmdet RoI head: token remapping, RoI extension, 3-D RoI
-pooling and the context refinement decoder (spec §3)."""
+pooling and the context refinement decoder (docs/algorithm.md#context-refinement)."""
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -30,16 +30,18 @@ Features = Union[TokenPruningOutput, Tensor, Sequence[Tensor]]
 @MMDET_MODELS.register_module()  # mmdet's FastRCNN builds its roi_head from mmdet's registry
 @MODELS.register_module()
 class ContextRefinementRoIHead(BaseModule):
-    """Classify the actors in the given boxes with EVAD's context refinement (spec §3).
+    """Classify the actors in the given boxes with EVAD's context refinement
+    (docs/algorithm.md#context-refinement).
 
     Encoder tokens are projected to the decoder width ``Cd`` and put back on the ``(t, h, w)``
-    grid, with a learned mask token at dropped positions and a fixed sinusoid table (spec §3.2).
-    Each box is enlarged (RoI extension, spec §3.4) and pooled from every temporal slice into one
-    actor token (spec §3.5). Actor tokens and the surviving context tokens go through the
-    context refinement decoder, whose every layer predicts ``num_classes`` action logits per
-    actor (spec §3.6-3.7). Training: sigmoid BCE on the proposals matched to a ground-truth
-    person, for every layer (spec §3.8). Test: the last layer's sigmoid scores for every given
-    box (spec §3.10).
+    grid, with a learned mask token at dropped positions and a fixed sinusoid table
+    (docs/algorithm.md#token-remapping). Each box is enlarged (RoI extension,
+    docs/algorithm.md#roi-extension) and pooled from every temporal slice into one actor token
+    (docs/algorithm.md#actor-tokens). Actor tokens and the surviving context tokens go through the
+    context refinement decoder, whose every layer predicts ``num_classes`` action logits per actor
+    (docs/algorithm.md#crd). Training: sigmoid BCE on the proposals matched to a ground-truth
+    person, for every layer (docs/algorithm.md#action-loss). Test: the last layer's sigmoid scores
+    for every given box (docs/algorithm.md#test-output).
 
     The head follows mmdet's RoI-head contract, so it works inside EVAD and in place of
     mmaction2's ``AVARoIHead`` in mmdet's ``FastRCNN`` with precomputed proposals.
@@ -66,7 +68,7 @@ class ContextRefinementRoIHead(BaseModule):
             to ``dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True)``.
         featmap_stride (int): input pixels per token (the patch size). Defaults to 16.
         kept_token_order (str): where kept non-keyframe tokens go on the grid; ``'official'``
-            reproduces the released EVAD code (D1 of ``evad-algorithm.md``: ascending positions,
+            reproduces the released EVAD code (docs/official_behaviours.md#d1: ascending positions,
             tokens in score order), ``'sorted'`` puts every token at its own position. Defaults
             to ``'official'``, which converted official checkpoints need.
         pos_embed_grid (Sequence[int]): ``(t, h, w)`` grid of the sinusoid table before its
@@ -80,8 +82,8 @@ class ContextRefinementRoIHead(BaseModule):
             Defaults to None.
         test_cfg (dict, optional): unused; accepted for mmdet's RoI-head contract.
         init_cfg (dict or list[dict], optional): applied after the default initialisation,
-            e.g. ``dict(type='VideoMAEDecoderInit', checkpoint=...)`` (spec §4.5).
-            Defaults to None.
+            e.g. ``dict(type='VideoMAEDecoderInit', checkpoint=...)``
+            (docs/algorithm.md#initialization). Defaults to None.
     """
 
     def __init__(self,
@@ -125,7 +127,8 @@ class ContextRefinementRoIHead(BaseModule):
 
         self.encoder_to_decoder = nn.Linear(in_channels, embed_dims, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
-        # fixed table, rebuilt at construction and not stored in checkpoints (D18)
+        # fixed table, rebuilt at construction and not stored in checkpoints
+        # (docs/official_behaviours.md#d18)
         self.register_buffer(
             'pos_embed',
             get_sinusoid_encoding(
@@ -158,8 +161,9 @@ class ContextRefinementRoIHead(BaseModule):
         return True
 
     def init_weights(self) -> None:
-        """Spec §4.5: Xavier-uniform on every weight matrix of the head, the mask token included
-        (D15), zero biases, LayerNorm 1/0; then ``init_cfg``.
+        """docs/algorithm.md#initialization: Xavier-uniform on every weight matrix of the head, the
+        mask token included (docs/official_behaviours.md#d15), zero biases, LayerNorm 1/0; then
+        ``init_cfg``.
 
         mmengine would apply a non-``Pretrained`` ``init_cfg`` *before* the children's own
         initialisation, which would overwrite a decoder transfer; so it is applied here last,
@@ -180,9 +184,10 @@ class ContextRefinementRoIHead(BaseModule):
 
         Args:
             x (TokenPruningOutput | Tensor | Sequence[Tensor]): a ``TokenPruningOutput`` (spec
-                §1.9; remapped as :func:`remap_tokens` describes), or a dense ``(B, Ce, t, h, w)``
-                map from any backbone, bare or as the only item of a tuple/list: then every
-                position is a context token (keyframe slot first) and nothing is dropped.
+                docs/algorithm.md#backbone-outputs; remapped as :func:`remap_tokens` describes), or
+                a dense ``(B, Ce, t, h, w)`` map from any backbone, bare or as the only item of a
+                tuple/list: then every position is a context token (keyframe slot first) and nothing
+                is dropped.
 
         Returns:
             tuple[Tensor, Tensor]: dense map ``(B, Cd, t, h, w)`` (position table added) and
@@ -200,7 +205,8 @@ class ContextRefinementRoIHead(BaseModule):
                             self._pos_embed(grid), self.kept_token_order)
 
     def _pos_embed(self, grid: Tuple[int, int, int]) -> Tensor:
-        """The ``(1, t * h * w, Cd)`` sinusoid table interpolated to ``grid`` (spec §3.2)."""
+        """The ``(1, t * h * w, Cd)`` sinusoid table interpolated to ``grid``
+        (docs/algorithm.md#token-remapping)."""
         if grid[0] != self.pos_embed_grid[0]:
             raise ValueError(
                 f'the features have {grid[0]} temporal slots but pos_embed_grid='
@@ -271,7 +277,7 @@ class ContextRefinementRoIHead(BaseModule):
 
     def loss(self, x: Features, rpn_results_list: InstanceList,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Action losses of every decoder layer (spec §3.8).
+        """Action losses of every decoder layer (docs/algorithm.md#action-loss).
 
         Args:
             x: encoder output, see :meth:`context_and_map`.
@@ -360,7 +366,7 @@ class ContextRefinementRoIHead(BaseModule):
                 rpn_results_list: InstanceList,
                 batch_data_samples: SampleList,
                 rescale: bool = False) -> InstanceList:
-        """Score every given box with the last decoder layer (spec §3.10).
+        """Score every given box with the last decoder layer (docs/algorithm.md#test-output).
 
         Args:
             x: encoder output, see :meth:`context_and_map`.
@@ -368,8 +374,8 @@ class ContextRefinementRoIHead(BaseModule):
                 of the resized, unpadded clip and optionally ``unclipped_bboxes`` ``(P_i, 4)``,
                 the same boxes before clipping to the image (``QueryLocalizationHead.predict``
                 gives them): actor tokens are then pooled from those, as the official model
-                enlarges the predicted boxes before clipping (spec §3.4); the output boxes are
-                ``bboxes``. Not modified.
+                enlarges the predicted boxes before clipping (docs/algorithm.md#roi-extension); the
+                output boxes are ``bboxes``. Not modified.
             batch_data_samples (list[ActionDataSample]): metainfo with ``img_shape``.
             rescale (bool): unused; boxes are always returned in ``[0, 1]`` of the frame, which
                 needs no rescaling. Accepted for mmdet's RoI-head contract.
@@ -395,8 +401,8 @@ class ContextRefinementRoIHead(BaseModule):
 
 def _pooling_bboxes(rpn_results_list: InstanceList) -> List[Tensor]:
     """The boxes to pool actor tokens from at test time: ``unclipped_bboxes`` where the
-    proposals carry them (spec §3.4, the official model extends unclipped boxes), else
-    ``bboxes``."""
+    proposals carry them (docs/algorithm.md#roi-extension, the official model extends unclipped
+    boxes), else ``bboxes``."""
     pooling = []
     for results in rpn_results_list:
         bboxes = results.get('unclipped_bboxes', results.bboxes)

@@ -1,4 +1,5 @@
-"""EVAD's "token remapping": surviving tokens back on the (t, h, w) grid (spec §3.2-3.3)."""
+"""EVAD's "token remapping": surviving tokens back on the (t, h, w) grid
+(docs/algorithm.md#token-remapping)."""
 from typing import Tuple
 
 import torch
@@ -10,7 +11,8 @@ KEPT_TOKEN_ORDERS = ('official', 'sorted')
 
 
 def nonkey_to_flat_index(index: Tensor, num_key: int, key_slot: int) -> Tensor:
-    """Non-keyframe global index -> position in the original t-major flattening (spec §1.5).
+    """Non-keyframe global index -> position in the original t-major flattening
+    (docs/algorithm.md#keyframe-first).
 
     Non-keyframe tokens are numbered slot by slot with the keyframe slot left out, so index ``g``
     sits at ``g`` before the keyframe slot and at ``g + Nk`` after it.
@@ -32,13 +34,15 @@ def remap_tokens(tokens: Tensor, kept_index: Tensor, grid: Tuple[int, int, int],
     """Build the dense map for RoIAlign and the decoder's context tokens from pruned tokens.
 
     The keyframe tokens go to slot ``t // 2``, every kept non-keyframe token to a kept position,
-    every dropped position gets ``mask_token`` (D4); the position table is added to both outputs.
+    every dropped position gets ``mask_token`` (docs/official_behaviours.md#d4); the position table
+    is added to both outputs.
 
     ``kept_token_order`` says which kept position a kept token goes to:
 
-    - ``'official'`` reproduces the released EVAD code (D1): the kept positions are filled in
-      ascending position order while the tokens stay in the backbone's (score) order, so tokens
-      land on the wrong, but kept, positions; their position embedding is taken the same way.
+    - ``'official'`` reproduces the released EVAD code (docs/official_behaviours.md#d1): the kept
+      positions are filled in ascending position order while the tokens stay in the backbone's
+      (score) order, so tokens land on the wrong, but kept, positions; their position embedding is
+      taken the same way.
     - ``'sorted'``: every token goes to its own ``kept_index`` position (the evident intent).
 
     Args:

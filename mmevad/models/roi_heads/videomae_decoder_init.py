@@ -1,4 +1,5 @@
-"""Initialise the RoI head's projection and decoder blocks from VideoMAE pre-training (§4.5)."""
+"""Initialise the RoI head's projection and decoder blocks from VideoMAE pre-training
+(docs/algorithm.md#initialization)."""
 import logging
 from typing import Dict, List, Mapping
 
@@ -70,7 +71,8 @@ def _source_key(report, target: str) -> str:
 @WEIGHT_INITIALIZERS.register_module()
 @MMDET_WEIGHT_INITIALIZERS.register_module()
 class VideoMAEDecoderInit:
-    """``init_cfg`` type that loads a VideoMAE pre-training checkpoint's decoder (spec §4.5).
+    """``init_cfg`` type that loads a VideoMAE pre-training checkpoint's decoder
+    (docs/algorithm.md#initialization).
 
     Use as ``init_cfg=dict(type='VideoMAEDecoderInit', checkpoint=PATH_OR_URL)`` on a
     :class:`ContextRefinementRoIHead`; the head applies it after its default initialisation.

@@ -130,12 +130,14 @@ def convert_state_dict(state_dict: Mapping[str, Tensor],
 #                       names ('decoder.blocks.*', 'decoder.norm.*', 'decoder.head.*',
 #                       'encoder_to_decoder.weight', 'mask_token'); the official EVAD loader
 #                       initialises its context refinement decoder and projection from
-#                       'decoder.blocks.*' and 'encoder_to_decoder.*' (spec §4.5). The converter
+#                       'decoder.blocks.*' and 'encoder_to_decoder.*'
+#                       (docs/algorithm.md#initialization). The converter
 #                       CLI saves them as the top-level entry VIDEOMAE_DECODER_KEY of the output
 #                       file, next to 'state_dict', where Pretrained loading does not see them.
 # Dropped (named in the report): fc_norm.* and head.* of fine-tuned classifiers (EVAD's final
-# backbone norm then starts at (1, 0), as in the official code, spec §4.5) and any pos_embed
-# (the fixed sinusoid table is rebuilt by the model, D18).
+# backbone norm then starts at (1, 0), as in the official code, docs/algorithm.md#initialization)
+# and any pos_embed (the fixed sinusoid table is rebuilt by the model,
+# docs/official_behaviours.md#d18).
 
 VIDEOMAE_DECODER_KEY = 'videomae_decoder'
 _DECODER_PREFIX = VIDEOMAE_DECODER_KEY + '.'
@@ -153,10 +155,11 @@ VIDEOMAE_RULES: Rules = [
     (r'(?:encoder\.)?norm\.(weight|bias)', r'backbone.norm.\1'),
     # MAE decoder of pre-training checkpoints, kept for the context refinement decoder
     (r'(decoder\..+|encoder_to_decoder\.weight|mask_token)', _DECODER_PREFIX + r'\1'),
-    # classifier parts of fine-tuned checkpoints (spec §4.5: the final norm starts at (1, 0))
+    # classifier parts of fine-tuned checkpoints (docs/algorithm.md#initialization: the final norm
+    # starts at (1, 0))
     (r'fc_norm\.(weight|bias)', None),
     (r'head\.(weight|bias)', None),
-    # fixed sinusoid table, rebuilt by TokenPruningViT (D18)
+    # fixed sinusoid table, rebuilt by TokenPruningViT (docs/official_behaviours.md#d18)
     (r'(?:encoder\.)?pos_embed', None),
 ]
 
@@ -217,7 +220,7 @@ def convert_videomae(checkpoint: Mapping) -> VideoMAEConversion:
         KeyError: a key no rule knows (all such keys are named), or two keys that convert to
             the same name (e.g. ``blocks.0.*`` next to ``encoder.blocks.0.*``).
         ValueError: the checkpoint uses layer scale (``gamma_1``/``gamma_2``), which
-            TokenPruningViT does not have (EVAD uses none, spec §1.1).
+            TokenPruningViT does not have (EVAD uses none, docs/algorithm.md#backbone-hparams).
     """
     state_dict = unwrap_videomae_checkpoint(checkpoint)
     gammas = [key for key in state_dict if re.search(r'blocks\.\d+\.gamma_[12]$', key)]
@@ -283,7 +286,7 @@ OFFICIAL_EVAD_LOCALIZATION_HEAD_RULES: Rules = [
     # bboxes_delta rows (dx, dy, dw, dh) = DeltaXYWHBBoxCoder's order
     (_OFFICIAL_STAGE + r'class_logits\.(weight|bias)', _STAGE + r'fc_cls.\2'),
     (_OFFICIAL_STAGE + r'bboxes_delta\.(weight|bias)', _STAGE + r'fc_reg.\2'),
-    # learned proposals (top level in the official model, spec §2.2)
+    # learned proposals (top level in the official model, docs/algorithm.md#proposals)
     (r'init_proposal_boxes\.weight', r'proposal_generator.init_proposal_bboxes.weight'),
     (r'init_proposal_features\.weight', r'proposal_generator.init_proposal_features.weight'),
     # the class weight [1, 0.1] of the person loss, a config value (loss_cls.class_weight)
@@ -320,7 +323,7 @@ def _crd_block_rules(source: str) -> List[Tuple[str, str]]:
     ]
 
 
-# Source: official EVAD names (official-checkpoint-keys.md); target: relative to the RoI head.
+# Source: official EVAD names; target: relative to the RoI head.
 OFFICIAL_EVAD_ROI_HEAD_RULES: Rules = [
     (r'det_head\.mask_token', 'mask_token'),
     (r'det_head\.encoder_to_decoder\.weight', 'encoder_to_decoder.weight'),
@@ -339,9 +342,9 @@ OFFICIAL_EVAD_ROI_HEAD_PREFIXES = ('det_head.mask_token', 'det_head.encoder_to_d
                                    'det_head.decoder.')
 
 # Source: a VideoMAE / VideoMAE V2 *pre-training* checkpoint (the MAE model, not a fine-tuned
-# classifier); target: relative to the RoI head. Spec §4.5: the official loader moves
-# `decoder.*` and `encoder_to_decoder.*` into the EVAD head, which initialises the projection and
-# the first decoder blocks (ViT-B pre-training has 4 decoder blocks, the CRD 6).
+# classifier); target: relative to the RoI head. docs/algorithm.md#initialization: the official
+# loader moves `decoder.*` and `encoder_to_decoder.*` into the EVAD head, which initialises the
+# projection and the first decoder blocks (ViT-B pre-training has 4 decoder blocks, the CRD 6).
 VIDEOMAE_DECODER_TO_ROI_HEAD_RULES: Rules = [
     (r'encoder_to_decoder\.weight', 'encoder_to_decoder.weight'),
     *_crd_block_rules(r'decoder\.blocks'),
@@ -395,15 +398,15 @@ def convert_videomae_decoder(
 # ---------------------------------------------------------------------------------------------
 #
 # Source: a checkpoint of the official EVAD trainer (MCG-NJU/EVAD), `{'epoch', 'model_state',
-# 'optimizer_state', 'cfg', 'amp'}` with the weights under 'model_state' and no 'module.' prefix
-# (official-checkpoint-keys.md), or that state dict itself. Target: the EVAD detector, whose
+# 'optimizer_state', 'cfg', 'amp'}` with the weights under 'model_state' and no 'module.' prefix,
+# or that state dict itself. Target: the EVAD detector, whose
 # attributes are `backbone`, `neck`, `localization_head` and `roi_head`; the per-module tables
 # above are composed with these prefixes. Of the VideoMAE table only the backbone rules apply
 # (the official backbone names are VideoMAE's fine-tuned names); its MAE-decoder, classifier and
 # pos_embed rules would silently accept keys an EVAD checkpoint never has.
 # Dropped: criterion.empty_weight, the class weight [1, 0.1] of the person / no-object loss, a
 # config value (loss_cls.class_weight), not a learned weight. The two sinusoid position tables
-# are not stored officially; the model rebuilds them (D18).
+# are not stored officially; the model rebuilds them (docs/official_behaviours.md#d18).
 
 OFFICIAL_EVAD_WEIGHTS_KEY = 'model_state'
 

@@ -32,7 +32,8 @@ def _clip(batch=2, frames=8, height=64, width=64, seed=1, dtype=torch.float32):
 
 
 # ---------------------------------------------------------------------------------------------
-# naive reference: spec §1.2-1.9 written out with explicit attention matrices and Python loops
+# naive reference: docs/algorithm.md#backbone written out with explicit attention matrices and
+# Python loops
 # ---------------------------------------------------------------------------------------------
 def _layer_norm(x, norm):
     mean = x.mean(-1, keepdim=True)
@@ -286,7 +287,7 @@ def test_dense_output_puts_tokens_at_their_positions(order):
         # keyframe slot t // 2 holds the keyframe tokens in raster order
         torch.testing.assert_close(flat[b, 2 * nk:3 * nk], out.tokens[b, :nk])
         for token, g in zip(out.tokens[b, nk:], out.kept_index[b].tolist()):
-            position = g if g < 2 * nk else g + nk  # §1.5
+            position = g if g < 2 * nk else g + nk  # docs/algorithm.md#keyframe-first
             torch.testing.assert_close(flat[b, position], token)
 
 
@@ -301,7 +302,8 @@ def test_keyframe_tokens_are_never_pruned():
 
 
 def test_budget_that_keeps_every_token_changes_nothing():
-    """D13: ceil(r * N) == N is a no-op, also after an earlier real pruning block."""
+    """docs/official_behaviours.md#d13: ceil(r * N) == N is a no-op, also after an earlier real
+    pruning block."""
     clip = _clip()
     reference = _model(keep_rates=(1., .7, 1., 1.)).eval()
     noop = _model(keep_rates=(.99, .7, .999, 1.)).eval()
@@ -321,7 +323,7 @@ def test_no_pruning_keeps_identity_index():
 
 
 # ---------------------------------------------------------------------------------------------
-# token counts of the released schedules (spec §1.8)
+# token counts of the released schedules (docs/algorithm.md#keep-rate-schedules)
 # ---------------------------------------------------------------------------------------------
 VIT_B_BLOCKS, VIT_L_BLOCKS = (3, 6, 9), (6, 12, 18)
 

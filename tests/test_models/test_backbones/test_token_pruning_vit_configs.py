@@ -1,4 +1,5 @@
-"""The backbone configs carry the released keep-rate schedules of spec §1.8 and build."""
+"""The backbone configs carry the released keep-rate schedules of
+docs/algorithm.md#keep-rate-schedules and build."""
 import os.path as osp
 
 import pytest

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/get_flops.py counts TokenPruningViT the way spec §5.2 does."""
+"""tools/analysis_tools/get_flops.py counts TokenPruningViT the way docs/algorithm.md#flops does."""
 import importlib.util
 import math
 import os.path as osp
@@ -31,9 +31,9 @@ def _config(keep_rates, enhanced_weight=1.):
 
 
 def _expected_macs(keep_rates, t=4, h=4, w=4):
-    """Spec §5.2 by hand: linear/conv MACs, q.k^T and attn.v once per block at the tokens that
-    enter it, the MLP at the tokens kept, LayerNorm 5 per element, nearest resampling 1 per
-    output element."""
+    """docs/algorithm.md#flops by hand: linear/conv MACs, q.k^T and attn.v once per block at the
+    tokens that enter it, the MLP at the tokens kept, LayerNorm 5 per element, nearest resampling 1
+    per output element."""
     nk = h * w
     n = t * nk
     macs = 3 * 2 * 16 * 16 * C * n  # tubelet embedding

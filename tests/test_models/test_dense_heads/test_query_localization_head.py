@@ -1,4 +1,5 @@
-"""QueryLocalizationHead (spec evad-algorithm.md §2), built from the ViT-B model config, shrunk."""
+"""QueryLocalizationHead (docs/algorithm.md#localization), built from the ViT-B model config,
+shrunk."""
 import math
 import os.path as osp
 
@@ -202,7 +203,7 @@ def test_matches_per_gt_matches_each_person_to_k_proposals():
 def test_denoising_queries_recover_their_own_person(monkeypatch):
     head = build_head(num_stages=2)
     head_dn = build_head(num_stages=2, denoising_groups=2)
-    assert not any('denoising' in key for key in head.state_dict())  # off: spec-exact
+    assert not any('denoising' in key for key in head.state_dict())  # off: as EVAD
     head_dn.load_state_dict(head.state_dict(), strict=False)
     a, b = 0.3, -0.2
     pin_outputs(head, PROPOSALS, logits=(a, b))
@@ -428,8 +429,8 @@ def test_bad_inputs_raise():
 
 
 def test_predict_keeps_the_unclipped_boxes_for_the_action_branch():
-    """Spec §3.4: the official action branch enlarges the last-stage boxes as predicted; only
-    the output boxes are clipped."""
+    """docs/algorithm.md#roi-extension: the official action branch enlarges the last-stage boxes as
+    predicted; only the output boxes are clipped."""
     head = head_growing_boxes_past_the_border(num_proposals=6)
     data_samples = [sample((48, 40))]
     feats = fpn_feats(1)

@@ -81,7 +81,8 @@ def test_loss_under_autocast_matches_fp32(batch):
 
 
 def test_mean_reduction_divides_every_term_by_their_count(batch):
-    """Spec D10: the official trainer minimises the mean of its weighted loss terms."""
+    """docs/official_behaviours.md#d10: the official trainer minimises the mean of its weighted loss
+    terms."""
     mean = build()(**preprocess(build(), batch, True), mode='loss')
     total = build(loss_reduction='sum')(**preprocess(build(), batch, True), mode='loss')
     num_terms = sum('loss' in k for k in total)
@@ -123,7 +124,8 @@ def test_predict_gives_avametric_layout(batch):
 
 
 def test_person_selection_keeps_confident_proposals_or_all(batch):
-    """Spec D9: proposals with person probability >= threshold; all of them when none passes."""
+    """docs/official_behaviours.md#d9: proposals with person probability >= threshold; all of them
+    when none passes."""
     detector = build()
     detector.eval()
     data = preprocess(detector, batch, False)
@@ -157,7 +159,8 @@ def test_person_nms_removes_duplicates_and_is_off_by_default(batch):
     boxes = torch.tensor([[0., 0., 10., 20.], [1., 0., 11., 20.], [30., 0., 40., 20.]])
     scores = torch.tensor([0.8, 0.9, 0.75])  # boxes 0 and 1: IoU 0.82
     detector = build()
-    assert detector.person_nms_iou_thr is None  # D9: the released models have no NMS
+    # docs/official_behaviours.md#d9: the released models have no NMS
+    assert detector.person_nms_iou_thr is None
     assert detector.select_persons(scores, bboxes=boxes).tolist() == [0, 1, 2]
     detector.person_nms_iou_thr = 0.5
     assert detector.select_persons(scores, bboxes=boxes).tolist() == [1, 2]
@@ -186,7 +189,8 @@ def test_action_scores_times_person_is_off_by_default(batch):
     actors = InstanceData(bboxes=proposal.bboxes.clone(),
                           scores=torch.tensor([[0., 0.5, 1.0], [0., 0.4, 0.2]]))
     detector = build(person_score_thr=0.)
-    assert not detector.action_scores_times_person  # D9: the released models do not multiply
+    # docs/official_behaviours.md#d9: the released models do not multiply
+    assert not detector.action_scores_times_person
     result = detector.select_detections(proposal, actors)
     assert torch.equal(result.scores, actors.scores)
     detector.action_scores_times_person = True

@@ -13,7 +13,8 @@ def _randomize_(module, std=0.5):
 
 
 def _explicit_importance(q, k, num_keyframe, enhanced_weight, scale):
-    """Spec §1.6 literally: full map, keyframe rows weighted, mean over queries, then heads."""
+    """docs/algorithm.md#pruning literally: full map, keyframe rows weighted, mean over queries,
+    then heads."""
     attn = ((q * scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, heads, N, N)
     received = attn[..., num_keyframe:].clone()
     received[:, :, :num_keyframe] = received[:, :, :num_keyframe] * enhanced_weight

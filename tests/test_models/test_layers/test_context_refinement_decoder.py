@@ -1,4 +1,4 @@
-"""Context refinement decoder with per-layer action heads (spec §3.6-3.7)."""
+"""Context refinement decoder with per-layer action heads (docs/algorithm.md#crd)."""
 import math
 
 import pytest

@@ -1,4 +1,5 @@
-"""3-D RoI pooling (spec §3.5, D16): RoIAlign per slice, max over space, then mean over time."""
+"""3-D RoI pooling (docs/algorithm.md#actor-tokens, docs/official_behaviours.md#d16): RoIAlign per
+slice, max over space, then mean over time."""
 import pytest
 import torch
 from mmcv.ops import RoIAlign

@@ -1,4 +1,5 @@
-"""RoI extension (spec §3.4) and the [0, 1] box frame of AVAMetric (spec §3.10)."""
+"""RoI extension (docs/algorithm.md#roi-extension) and the [0, 1] box frame of AVAMetric
+(docs/algorithm.md#test-output)."""
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
-"""ContextRefinementRoIHead (spec §3): targets, losses, predictions, inputs and registry."""
+"""ContextRefinementRoIHead (docs/algorithm.md#context-refinement): targets, losses, predictions,
+inputs and registry."""
 import math
 
 import pytest
@@ -343,7 +344,8 @@ def test_inputs_of_the_caller_are_not_modified():
 def test_init_follows_spec():
     torch.manual_seed(0)
     head = build_head(embed_dims=48, num_heads=2)
-    bound = math.sqrt(6 / (48 + 48))  # Xavier on (1, 1, Cd): fan_in = fan_out = Cd (D15)
+    # Xavier on (1, 1, Cd): fan_in = fan_out = Cd (docs/official_behaviours.md#d15)
+    bound = math.sqrt(6 / (48 + 48))
     assert head.mask_token.abs().max() <= bound and head.mask_token.abs().max() > bound / 2
     assert head.encoder_to_decoder.bias is None
     for name, param in head.decoder.named_parameters():
@@ -380,8 +382,9 @@ def test_user_errors_name_the_cause():
 
 
 def test_actors_are_pooled_from_the_unclipped_boxes_when_given():
-    """Spec §3.4: the official model enlarges the predicted boxes, then clips; clipping first
-    would enlarge a box crossing the border less. The output boxes stay the clipped ones."""
+    """docs/algorithm.md#roi-extension: the official model enlarges the predicted boxes, then clips;
+    clipping first would enlarge a box crossing the border less. The output boxes stay the clipped
+    ones."""
     head = build_head(roi_extension=(0.4, 0.2)).eval()
     x = pruned_output(B=1)
     data_samples = [sample([], [], img_shape=(60, 64))]

@@ -1,4 +1,5 @@
-"""Token remapping (spec §3.2-3.3, D1, D4): where every token and every mask token lands."""
+"""Token remapping (docs/algorithm.md#token-remapping, docs/official_behaviours.md#d1, #d4): where
+every token and every mask token lands."""
 import pytest
 import torch
 
@@ -8,7 +9,8 @@ MASK = -1.
 
 
 def spec_flat_position(g, num_key, key_slot):
-    """Spec §1.5 in its slot form: list slot s = g // Nk is real slot s (s < key slot) or s + 1."""
+    """docs/algorithm.md#keyframe-first in its slot form: list slot s = g // Nk is real slot s (s <
+    key slot) or s + 1."""
     slot, raster = divmod(int(g), num_key)
     if slot >= key_slot:
         slot += 1
@@ -69,7 +71,8 @@ def test_sorted_puts_every_token_at_its_own_position():
 
 
 def test_official_fills_kept_positions_in_ascending_order():
-    """D1: the kept positions are filled in ascending order with the tokens in score order."""
+    """docs/official_behaviours.md#d1: the kept positions are filled in ascending order with the
+    tokens in score order."""
     grid = (4, 1, 2)  # Nk = 2, keyframe slot 2 -> flat positions 4, 5
     kept_index = torch.tensor([[4, 0, 5]])  # score order; flat positions 6, 0, 7
     tokens, mask_token, pos_embed = self_encoding_inputs(kept_index, grid)

@@ -1,4 +1,5 @@
-"""Initialising the CRD from a VideoMAE pre-training checkpoint's decoder (spec §4.5)."""
+"""Initialising the CRD from a VideoMAE pre-training checkpoint's decoder
+(docs/algorithm.md#initialization)."""
 import pytest
 import torch
 from mmaction.registry import MODELS

@@ -1,8 +1,8 @@
 """Official EVAD checkpoint -> EVAD detector (ckpt_convert.py, "official EVAD -> EVAD detector").
 
 The official layout (names, shapes, order) is written by ``_official_evad_reference`` from the
-official model's structure; what the official model computes is restated there from the spec,
-on the official-named weights, without mmevad's modules.
+official model's structure; what the official model computes is restated there from
+docs/algorithm.md, on the official-named weights, without mmevad's modules.
 """
 import glob
 import re
@@ -81,8 +81,8 @@ def test_converted_model_computes_what_the_official_model_computes():
     ref_boxes, ref_person, ref_actions, trace = official_evad_forward(
         official, TINY_ARCH, video, img_shapes)
     # the inputs exercise what could go wrong: two pruning layers keeping non-key tokens in
-    # score order (D1), boxes on every FPN level, boxes crossing the border (RoI extension
-    # before clipping), persons above and below the selection threshold
+    # score order (docs/official_behaviours.md#d1), boxes on every FPN level, boxes crossing the
+    # border (RoI extension before clipping), persons above and below the selection threshold
     assert trace['kept_counts'] == [116, 70]  # ceil(0.6 * 192), ceil(0.6 * 116)
     assert not torch.equal(trace['gidx'], trace['gidx'].sort(dim=1).values)
     assert torch.cat(trace['levels']).unique().tolist() == [2, 3, 4, 5]
@@ -97,7 +97,7 @@ def test_converted_model_computes_what_the_official_model_computes():
     assert torch.all(actions[..., 0] == 0)
     torch.testing.assert_close(actions[..., 1:], ref_actions, atol=1e-5, rtol=0)
 
-    # predict: person selection (spec D9) and AVAMetric's [0, 1] boxes
+    # predict: person selection (docs/official_behaviours.md#d9) and AVAMetric's [0, 1] boxes
     with torch.no_grad():
         results = model.predict(video, samples)
     for b, (h, w) in enumerate(img_shapes):
@@ -109,7 +109,8 @@ def test_converted_model_computes_what_the_official_model_computes():
         assert torch.allclose(pred.bboxes, ref_boxes[b][keep] / scale, atol=1e-4)
         assert torch.allclose(pred.scores[:, 1:], ref_actions[b][keep], atol=1e-5)
 
-    # the comparison sees the D1 token order: the intended order computes something else
+    # the comparison sees the docs/official_behaviours.md#d1 token order: the intended order
+    # computes something else
     model.backbone.kept_token_order = model.roi_head.kept_token_order = 'sorted'
     with torch.no_grad():
         sorted_actions = model._forward(video, samples)[2]

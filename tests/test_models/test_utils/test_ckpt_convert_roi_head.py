@@ -1,4 +1,4 @@
-"""Key maps of the RoI head: official EVAD (official-checkpoint-keys.md) and VideoMAE decoder."""
+"""Key maps of the RoI head: official EVAD and VideoMAE decoder."""
 import pytest
 import torch
 
@@ -9,8 +9,8 @@ from mmevad.models.utils.ckpt_convert import (OFFICIAL_EVAD_ROI_HEAD_RULES,
 
 
 def official_head_shapes(ce, cd, depth, hidden=2048, classes=80):
-    """Names and shapes of the official EVAD head entries, as listed in
-    official-checkpoint-keys.md (ViT-B: Ce 768, Cd 384, 6 blocks; ViT-L: 1024, 512, 12)."""
+    """Names and shapes of the official EVAD head entries, written from the official layout
+    (ViT-B: Ce 768, Cd 384, 6 blocks; ViT-L: 1024, 512, 12), not read from our modules."""
     shapes = {'det_head.mask_token': (1, 1, cd), 'det_head.encoder_to_decoder.weight': (cd, ce)}
     for i in range(depth):
         block = f'det_head.decoder.blocks.{i}.'

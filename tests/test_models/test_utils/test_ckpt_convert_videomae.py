@@ -83,7 +83,8 @@ def test_finetuned_checkpoint():
     assert sorted(conversion.report.dropped) == ['fc_norm.bias', 'fc_norm.weight', 'head.bias',
                                                  'head.weight']
     assert conversion.report.unknown == []
-    # the final norm is not in a mean-pooling checkpoint: it starts at (1, 0) (spec §4.5)
+    # the final norm is not in a mean-pooling checkpoint: it starts at (1, 0)
+    # (docs/algorithm.md#initialization)
     assert conversion.missing == ['backbone.norm.weight', 'backbone.norm.bias']
 
     model = TokenPruningViT(**TINY)
