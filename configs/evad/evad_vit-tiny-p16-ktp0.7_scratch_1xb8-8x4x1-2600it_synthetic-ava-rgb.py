@@ -6,10 +6,7 @@
 # tools/analysis_tools/keep_rate_ablation.py, whose keep rates need its three non-keyframe slots.
 # Generate the data with 144 training videos (the validation split is the default one):
 #   python tools/data/generate_synthetic_ava.py data/synthetic_ava --num-train-videos 144
-# The tiny model overfits the default 12 training videos (val mAP 0.12 vs 0.49 on its training
-# keyframes after 900 iterations); with 144 videos it under-fits. 2600 iterations: ~12 minutes
-# of training on 2 CPU cores, val mAP 0.264. Results and the recipe search:
-# configs/evad/README.md, "Synthetic data".
+# Why each value, results and the recipe search: configs/evad/README.md, "Synthetic data".
 _base_ = [
     '../_base_/models/evad_vit-base-p16.py', '../_base_/datasets/synthetic_ava.py',
     '../_base_/schedules/evad_adamw_12e.py', '../_base_/default_runtime.py'
@@ -73,9 +70,7 @@ train_dataloader = dict(
 val_dataloader = dict(batch_size=4, dataset=dict(pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
-# From scratch, a tiny model wants a much larger learning rate than fine-tuning VideoMAE, the
-# same rate for head and backbone, and clipped gradients. 5e-4 beat 1e-3 (3000 iterations: val
-# mAP 0.154 -> 0.210 on 20 validation videos); 2e-3 diverges and 2.5e-4 is slower.
+# from scratch: lr 5e-4 for head and backbone alike, clipped gradients (README, "Synthetic data")
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 optim_wrapper = dict(
