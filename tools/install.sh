@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create or reuse the project-local virtual environment (.venv) with the OpenMMLab stack mmevad
-# needs: torch 2.13.0, mmcv 2.1.0 *with compiled ops*, mmengine 0.10.7, mmdet 3.3.0,
-# mmaction2 1.2.0, and mmevad itself (editable) with its test extra.
+# is tested with: torch 2.13.0, mmcv 2.1.0 *with compiled ops*, mmengine 0.10.7, mmdet 3.3.0,
+# mmaction2 1.2.0, and mmevad itself (editable) with its test extra. These exact versions live
+# here; requirements/runtime.txt (and the check in mmevad/__init__.py) give compatible ranges.
 #
 # Idempotent: every step first checks whether it is already satisfied, so a second run installs
 # nothing. Environment knobs:
@@ -15,7 +16,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MMEVAD_VENV:-$ROOT/.venv}"
 WHEEL_DIR="${MMEVAD_WHEEL_DIR:-$ROOT/../shared/wheels}"
+# the tested versions
+TORCH_VERSION=2.13.0
+MMENGINE_VERSION=0.10.7
 MMCV_VERSION=2.1.0
+MMDET_VERSION=3.3.0
+MMACTION_VERSION=1.2.0
 
 log() { printf '[install] %s\n' "$*"; }
 
@@ -26,13 +32,9 @@ fi
 PY="$VENV/bin/python"
 pip_install() {
   # Filtered out: pip's warning about local package indexes listed in this machine's pip config
-  # that do not exist, and its complaint that mmaction2's decord / opencv-contrib-python (left
-  # out on purpose, step 4) are missing. Every other message is kept.
+  # that do not exist. Every other message is kept.
   "$PY" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
-    | { grep -v -e "is ignored: it is neither a file nor a directory" \
-        -e "^mmaction2 1.2.0 requires \(decord\|opencv-contrib-python\)" \
-        -e "^ERROR: pip's dependency resolver does not currently take into account" \
-        -e "^This behaviour is the source of the following dependency conflicts" || true; }
+    | { grep -v -e "is ignored: it is neither a file nor a directory" || true; }
   return "${PIPESTATUS[0]}"
 }
 has_module() { "$PY" -c "import $1" >/dev/null 2>&1; }
@@ -47,8 +49,8 @@ EOF
 # 1. torch: keep whatever torch is installed (a CUDA build on GPU machines); otherwise take 2.13.0
 #    (on the project's machines pip finds its CPU build locally).
 if ! has_module torch; then
-  log "installing torch==2.13.0"
-  pip_install torch==2.13.0
+  log "installing torch==$TORCH_VERSION"
+  pip_install "torch==$TORCH_VERSION"
 fi
 
 # 2. Build/runtime tools. mmcv 2.1.0's setup.py and mmengine 0.10.7 import pkg_resources,
@@ -61,7 +63,7 @@ fi
 # 3. mmcv 2.1.0 with compiled ops (RoIAlign, nms, ...). PyPI has only its source release.
 if [ "$(dist_version mmcv)" != "$MMCV_VERSION" ] || ! has_module mmcv._ext; then
   # mmcv's own Python dependencies (the build below uses --no-deps).
-  pip_install "mmengine==0.10.7" addict packaging Pillow pyyaml yapf "opencv-python>=4.5,<5"
+  pip_install "mmengine==$MMENGINE_VERSION" addict packaging Pillow pyyaml yapf "opencv-python>=4.5,<5"
   # A prebuilt wheel only fits the exact torch build and CPython it was compiled against.
   wheel_tag=$("$PY" - <<'EOF'
 import sys, platform, torch
@@ -85,11 +87,22 @@ EOF
   fi
 fi
 
-# 4. mmaction2 without its declared extras-in-disguise: decord and opencv-contrib-python are only
-#    needed to decode videos with decord, and opencv-contrib would shadow opencv-python's cv2.
-if [ "$(dist_version mmaction2)" != "1.2.0" ]; then
-  log "installing mmaction2==1.2.0 (without decord / opencv-contrib-python)"
-  pip_install --no-deps mmaction2==1.2.0
+# 4. mmdet and mmaction2 at the tested versions. mmaction2 declares opencv-contrib-python next to
+#    mmengine's opencv-python; both install the same cv2 package, so opencv-contrib-python is
+#    pinned to the installed opencv-python version (one consistent cv2 build, and `pip check`
+#    is clean). decord is mmaction2's video reader (mmevad reads frames).
+if [ "$(dist_version mmdet)" != "$MMDET_VERSION" ]; then
+  log "installing mmdet==$MMDET_VERSION"
+  pip_install "mmdet==$MMDET_VERSION"
+fi
+if [ "$(dist_version mmaction2)" != "$MMACTION_VERSION" ]; then
+  log "installing mmaction2==$MMACTION_VERSION"
+  pip_install --no-deps "mmaction2==$MMACTION_VERSION"
+fi
+cv_version=$(dist_version opencv-python || true)
+if [ -z "$(dist_version decord)" ] || [ "$(dist_version opencv-contrib-python)" != "$cv_version" ]; then
+  log "installing mmaction2's declared decord and opencv-contrib-python${cv_version:+==$cv_version}"
+  pip_install decord "opencv-contrib-python${cv_version:+==$cv_version}"
 fi
 
 # 5. mmevad (editable) with the remaining runtime and test requirements. Re-run only when the
@@ -98,10 +111,9 @@ stamp="$VENV/.mmevad-install-stamp"
 want=$(cat "$ROOT/setup.py" "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! has_module mmevad; then
   log "installing mmevad (editable) with its test requirements"
-  # mmaction2 is already in place (step 4); leaving it out here keeps pip from pulling its
-  # declared decord / opencv-contrib-python.
-  grep -v '^mmaction2' "$ROOT/requirements/runtime.txt" > "$VENV/.mmevad-runtime.txt"
-  pip_install -r "$VENV/.mmevad-runtime.txt" -r "$ROOT/requirements/tests.txt"
+  # the OpenMMLab packages are in place at their tested versions (steps 1-4), which satisfy
+  # the ranges of requirements/runtime.txt, so this adds only the remaining requirements
+  pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
   pip_install --no-deps --no-build-isolation -e "$ROOT"
   echo "$want" > "$stamp"
 fi
