@@ -1,6 +1,6 @@
 """VideoMAE ViT with EVAD's keyframe-centric token pruning (docs/algorithm.md#backbone)."""
 import math
-from typing import List, Sequence, Set, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -261,16 +261,6 @@ class TokenPruningViT(BaseModule):
                     f'are not supported, remove the entry to load the other weights')
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
-
-    def no_weight_decay(self) -> Set[str]:
-        """Names of the parameters that take no weight decay (docs/algorithm.md#optimizer): every
-        bias and every 1-D parameter (LayerNorms, ``q_bias``/``v_bias``). Names are relative to this
-        module; the position table is a buffer and not listed."""
-        return {
-            name
-            for name, param in self.named_parameters()
-            if param.ndim <= 1 or name.endswith('.bias')
-        }
 
     def token_counts(self, grid: Tuple[int, int, int]) -> List[int]:
         """Tokens after each block for a ``(t, h, w)`` token grid (see :func:`pruning_schedule`)."""

@@ -86,7 +86,9 @@ class QVBiasAttention(Attention):
         attn_drop_rate (float): dropout on the attention probabilities. Defaults to 0.
         drop_rate (float): dropout after the output projection. Defaults to 0.
         fused (bool): use ``scaled_dot_product_attention``; False computes the attention matrix
-            explicitly (same result, kept for checks and export). Defaults to True.
+            explicitly (same result). No config sets False: the explicit path is the reference
+            that ``tests/test_models/test_layers/test_attention.py`` checks the fused one (values
+            and gradients) against. Defaults to True.
     """
 
     def __init__(self,

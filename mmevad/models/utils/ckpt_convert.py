@@ -19,6 +19,7 @@ returned separately (``decoder_state_dict``, original names ``decoder.blocks.*``
 """
 import pickle
 import re
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
@@ -39,9 +40,10 @@ def load_source_checkpoint(path: str) -> dict:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError:
-        print(f'{path} holds pickled objects that weights_only=True refuses; loading it with '
-              'weights_only=False, which can run code from the file: only do this for files '
-              'you trust')
+        warnings.warn(
+            f'{path} holds pickled objects that weights_only=True refuses; loading it with '
+            'weights_only=False, which can run code from the file: only do this for files you '
+            'trust', stacklevel=2)
         return torch.load(path, map_location='cpu', weights_only=False)
 
 # (regex matched with re.fullmatch, replacement with \1-style groups); replacement None = drop

@@ -1,9 +1,11 @@
 """VideoMAE / VideoMAE V2 -> TokenPruningViT conversion, on fake checkpoints with the original
 key names (MCG-NJU/VideoMAE ``modeling_finetune`` / ``modeling_pretrain``) and tiny shapes."""
+import argparse
 import os
 import os.path as osp
 import subprocess
 import sys
+import warnings
 from collections import OrderedDict
 
 import pytest
@@ -11,7 +13,7 @@ import torch
 
 from mmevad.models import TokenPruningViT
 from mmevad.models.utils.ckpt_convert import (VIDEOMAE_DECODER_KEY, convert_videomae,
-                                              unwrap_videomae_checkpoint)
+                                              load_source_checkpoint, unwrap_videomae_checkpoint)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 C, DEPTH, HIDDEN, DEC = 32, 4, 128, 16  # encoder width, blocks, MLP width, decoder width
@@ -208,3 +210,20 @@ def test_converted_weights_load_through_a_detectors_pretrained_init(tmp_path):
     state = detector.state_dict()
     for key, value in conversion.state_dict.items():
         torch.testing.assert_close(state[key], value, msg=f'{key} was not loaded')
+
+
+def test_checkpoint_with_pickled_objects_loads_with_a_warning(tmp_path):
+    """Original VideoMAE files pickle their training arguments: loaded, but with a warning (not
+    a print) that the file could run code."""
+    path = str(tmp_path / 'with_args.pth')
+    torch.save({'model': {'w': torch.ones(2)}, 'args': argparse.Namespace(lr=1e-3)}, path)
+    with pytest.warns(UserWarning, match='weights_only=False'):
+        checkpoint = load_source_checkpoint(path)
+    assert torch.equal(checkpoint['model']['w'], torch.ones(2))
+    assert checkpoint['args'].lr == 1e-3
+
+    plain = str(tmp_path / 'tensors.pth')
+    torch.save({'model': {'w': torch.ones(2)}}, plain)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert torch.equal(load_source_checkpoint(plain)['model']['w'], torch.ones(2))
