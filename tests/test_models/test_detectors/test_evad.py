@@ -211,6 +211,10 @@ def test_action_scores_times_person_is_off_by_default(batch):
     (dict(loss_reduction='avg'), ValueError, 'loss_reduction'),
     (dict(person_score_thr=7), ValueError, 'person_score_thr'),
     (dict(person_nms_iou_thr=0.), ValueError, 'person_nms_iou_thr is an IoU'),
+    # padded sizes must be multiples of the stride-32 maps' stride (issue 15)
+    (dict(data_preprocessor=dict(pad_size_divisor=8)), ValueError,
+     r'pad_size_divisor=8 is not a multiple of .* largest stride 32'),
+    (dict(data_preprocessor=dict(pad_size_divisor=48)), ValueError, 'largest stride 32'),
 ])
 def test_bad_settings_are_refused(change, error, match):
     with pytest.raises(error, match=match):
