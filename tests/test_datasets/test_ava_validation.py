@@ -178,3 +178,49 @@ def test_damage_inside_a_jpeg_is_found_by_strict_decoding(synthetic_ava, tmp_pat
     with pytest.raises(OSError, match=r'corrupt data inside the file \(Corrupt JPEG data') as info:
         config_dataset(data, 'val', pipeline=pipeline)[0]
     assert frame in str(info.value) and sample in str(info.value)
+
+
+def _normalised(box, width, height):
+    """A pixel box as the generator writes it in the CSV (clipped, normalised, 3 decimals)."""
+    size = np.array([width, height] * 2, dtype=np.float64)
+    return tuple(np.round(np.clip(box, 0, size) / size, 3))
+
+
+@pytest.mark.parametrize('sampler, agrees', [('SampleAVAKeyframeClip', True),
+                                             ('SampleAVAFrames', False)])
+def test_loaded_keyframe_shows_the_annotated_persons(synthetic_ava, sampler, agrees):
+    """AVA's keyframe of second t is frame (t - 900) * 30 + 1. The clip our configs load is
+    centred on the frame whose drawn persons are exactly the annotated boxes; mmaction's
+    SampleAVAFrames centres it on the next frame."""
+    from mmevad.datasets import simulate_video
+    from mmevad.datasets.synthetic_ava.render import render_frames
+
+    cfg = Config.fromfile(SYNTHETIC_DATA)
+    pipeline = copy.deepcopy(cfg.val_pipeline[:2])  # sampler, decode
+    assert pipeline[0].type == 'SampleAVAKeyframeClip'
+    pipeline[0].type = sampler
+    dataset = config_dataset(synthetic_ava, 'train', pipeline=pipeline)
+    video_id = synthetic_ava.train_video_ids[0]
+    scene, figures, distractors = simulate_video(0, 'train', 0, 96, 128, 4)
+    assert scene.video_id == video_id
+    # per frame: the boxes of the persons as drawn (independent of any keyframe convention)
+    drawn = [{_normalised(t.boxes[k], 128, 96) for t in figures}
+             for k in range(len(figures[0].boxes))]
+    rendered = np.stack([f[..., ::-1] for f in render_frames(scene, figures, distractors)])
+    checked = 0
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        if info['video_id'] != video_id:
+            continue
+        annotated = {tuple(np.round(b, 3)) for b in info['gt_bboxes']}
+        frames_with_these_persons = [k for k, boxes in enumerate(drawn) if annotated <= boxes]
+        assert frames_with_these_persons, 'the generator drew every annotated box somewhere'
+        sample = dataset[i]
+        keyframe = sample['frame_inds'][len(sample['frame_inds']) // 2] - 1  # 0-based
+        # the loaded pixels are that frame: closest to its rendering among all frames
+        image = sample['imgs'][len(sample['imgs']) // 2].astype(np.float32)
+        assert np.abs(rendered - image).mean(axis=(1, 2, 3)).argmin() == keyframe
+        assert (keyframe in frames_with_these_persons) == agrees
+        assert keyframe == (info['timestamp'] - 900) * 30 + (0 if agrees else 1)
+        checked += 1
+    assert checked >= 3
