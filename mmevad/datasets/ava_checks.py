@@ -63,13 +63,17 @@ class AVARow:
     person_id: int
 
 
-def read_ava_csv(path: str, num_classes: Optional[int] = None) -> List[AVARow]:
+def read_ava_csv(path: str,
+                 num_classes: Optional[int] = None,
+                 errors: Optional[List[str]] = None) -> List[AVARow]:
     """Parse an AVA annotation CSV, refusing what mmaction's ``AVADataset`` would trip over.
 
     Args:
         path (str): ``video_id,timestamp,x1,y1,x2,y2,action_id[,person_id]`` per line.
         num_classes (int, optional): width of the label matrix; an action id must be below it
             (AVA: 81 columns, id 0 unused).
+        errors (list[str], optional): if given, each problem is appended to it (and its row
+            skipped) instead of raised, to list them all (check_dataset).
 
     Returns:
         list[AVARow]: the rows in file order (blank lines skipped).
@@ -79,18 +83,28 @@ def read_ava_csv(path: str, num_classes: Optional[int] = None) -> List[AVARow]:
             columns or a value that is not a number, or an action id ``< 1`` or
             ``>= num_classes``.
     """
+    def fail(message: str) -> None:
+        if errors is None:
+            raise AVADataError(message)
+        errors.append(message)
+
     if not osp.isfile(path):
-        raise AVADataError(f'annotation file {path} does not exist')
-    rows = []
+        fail(f'annotation file {path} does not exist')
+        return []
+    rows, num_lines = [], 0
     with open(path) as f:
         for line_no, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
                 continue
-            rows.append(_parse_row(path, line_no, line, num_classes))
-    if not rows:
-        raise AVADataError(f'annotation file {path} has no rows: an AVA CSV lists '
-                           f'video_id,timestamp,x1,y1,x2,y2,action_id,person_id per line')
+            num_lines += 1
+            try:
+                rows.append(_parse_row(path, line_no, line, num_classes))
+            except AVADataError as e:
+                fail(str(e))
+    if not num_lines:
+        fail(f'annotation file {path} has no rows: an AVA CSV lists '
+             f'video_id,timestamp,x1,y1,x2,y2,action_id,person_id per line')
     return rows
 
 
