@@ -99,6 +99,10 @@ def check_annotations(s: dict, findings: Findings):
     rows = read_ava_csv(s['ann_file'], num_classes=num_classes, errors=errors)
     for e in errors:
         findings.add('error', 'annotation rows', e)
+    for key in ('label_file', 'exclude_file', 'proposal_file'):
+        if s.get(key) and not osp.isfile(s[key]):
+            findings.add('error', 'missing files', f'{key} {s[key]} does not exist')
+            s[key] = None
     if s.get('label_file'):
         from mmaction.evaluation import read_labelmap
         with open(s['label_file']) as f:
