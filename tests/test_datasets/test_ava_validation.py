@@ -135,7 +135,8 @@ def test_malformed_row_names_the_row(synthetic_ava, tmp_path, bad_row, match):
 
 def damaged_frames(data, tmp_path, damage):
     """A copy of the frames where the keyframe of the first val sample is damaged by
-    ``damage(bytes) -> bytes | None`` (None: the file is deleted). Returns (data, frame path)."""
+    ``damage(bytes) -> bytes | None`` (None: the file is deleted). Returns (data, frame path,
+    ``video_id,timestamp`` of the sample)."""
     info = config_dataset(data, 'val').get_data_info(0)
     root = str(tmp_path / 'rawframes')  # a copy of the one video damaged
     shutil.copytree(osp.join(data.data_root, info['video_id']), osp.join(root, info['video_id']))
@@ -147,7 +148,8 @@ def damaged_frames(data, tmp_path, damage):
     else:
         with open(frame, 'wb') as f:
             f.write(content)
-    return dataclasses.replace(data, data_root=root), frame, f"{info['video_id']},{info['timestamp']}"
+    sample = f"{info['video_id']},{info['timestamp']}"
+    return dataclasses.replace(data, data_root=root), frame, sample
 
 
 @pytest.mark.parametrize('damage, match', [
