@@ -24,7 +24,8 @@ def graph_anchor(tensors: Sequence[Tensor]) -> Tensor:
     return anchor
 
 
-def pool_finite_rois(pool: Callable[[Tensor], Tensor], rois: Tensor, out: Tensor) -> Tensor:
+def pool_finite_rois(pool: Callable[[Tensor], Tensor], rois: Tensor,
+                     zeros: Callable[[], Tensor]) -> Tensor:
     """Pool only the RoIs whose coordinates are finite; the others get NaN features.
 
     A box predicted from a non-finite image is NaN; mmcv's RoIAlign stops the whole batch on it
@@ -34,15 +35,16 @@ def pool_finite_rois(pool: Callable[[Tensor], Tensor], rois: Tensor, out: Tensor
     Args:
         pool (callable): ``pool(rois_subset) -> (m, ...)`` features of the given RoIs.
         rois (Tensor): ``(n, 5)`` ``[image index, x1, y1, x2, y2]``.
-        out (Tensor): ``(n, ...)`` buffer to fill (and return).
+        zeros (callable): ``zeros() -> (n, ...)`` output buffer, only called when some RoI
+            is not finite.
 
     Returns:
-        Tensor: ``out`` with row ``i`` the pooled features of RoI ``i``.
+        Tensor: ``(n, ...)``, row ``i`` the pooled features of RoI ``i``.
     """
     finite = torch.isfinite(rois).all(dim=1)
     if bool(finite.all()):
         return pool(rois)
-    out = out.clone()
+    out = zeros()
     out[~finite] = float('nan')
     if bool(finite.any()):
         out[finite] = pool(rois[finite]).to(out.dtype)
@@ -76,8 +78,10 @@ class MultiLevelRoIExtractor(SingleRoIExtractor):
             Tensor: ``(n, C, out_h, out_w)`` RoI features.
         """
         rois = rois.type_as(feats[0])
-        out = feats[0].new_zeros(rois.size(0), self.out_channels, *self.roi_layers[0].output_size)
-        return pool_finite_rois(lambda r: self._pool(feats, r, roi_scale_factor), rois, out)
+        return pool_finite_rois(
+            lambda r: self._pool(feats, r, roi_scale_factor), rois,
+            lambda: feats[0].new_zeros(rois.size(0), self.out_channels,
+                                       *self.roi_layers[0].output_size))
 
     def _pool(self, feats: Sequence[Tensor], rois: Tensor,
               roi_scale_factor: Optional[float]) -> Tensor:

@@ -49,7 +49,7 @@ class ActorTokenExtractor(BaseModule):
         # a RoI with non-finite coordinates (from a non-finite image) gets a NaN token and
         # leaves the other images alone: mmcv's RoIAlign would stop the batch
         return pool_finite_rois(lambda r: self._pool(feats, r), rois,
-                                feats.new_zeros(rois.shape[0], feats.shape[1]))
+                                lambda: feats.new_zeros(rois.shape[0], feats.shape[1]))
 
     def _pool(self, feats: Tensor, rois: Tensor) -> Tensor:
         B, C, t, h, w = feats.shape
