@@ -83,6 +83,28 @@ def test_inverted_zero_area_and_outside_boxes_follow_the_rule_and_are_reported(
     assert '1 outside the frame box rows clipped to the frame' in message
 
 
+def test_box_report_is_repeated_every_training_epoch(synthetic_ava, tmp_path):
+    """Our configs' DataReportHook logs the dataset's box report before each epoch."""
+    from types import SimpleNamespace
+
+    from mmaction.registry import HOOKS
+    from mmengine.dataset import RepeatDataset
+    runtime = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'default_runtime.py'))
+    assert dict(type='DataReportHook') in runtime.custom_hooks
+    ann_file = damaged_csv(synthetic_ava, tmp_path, 'train',
+                           lambda rows: [with_box(rows[0], (0.5, 0.5, 0.5, 0.5))] + rows[1:])
+    dataset = config_dataset(synthetic_ava, 'train', ann_file=ann_file)
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=RepeatDataset(dataset, 2)),
+                             logger=mock.Mock(), epoch=0)
+    hook = HOOKS.build(dict(type='DataReportHook'))
+    for runner.epoch in range(2):
+        hook.before_train_epoch(runner)
+    messages = [c[0][0] for c in runner.logger.warning.call_args_list]
+    assert len(messages) == 2
+    assert messages[1].startswith('epoch 2: ') and '1 zero area box rows dropped' in messages[1]
+    assert 'line 1 ' in messages[1]
+
+
 def test_clean_data_logs_no_box_report(synthetic_ava):
     logger = MMLogger.get_current_instance()
     with mock.patch.object(logger, 'warning') as warning:
