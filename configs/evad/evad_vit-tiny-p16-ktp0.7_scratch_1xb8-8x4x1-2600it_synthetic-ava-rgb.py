@@ -46,11 +46,11 @@ model = dict(
         action_hidden_dims=128, roi_layer=fast_roi_align,
         pos_embed_grid=(clip_len // 2, 14, 14), with_cp=False))
 
-sampler = dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
+sampler = dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
                test_mode=True)
 train_pipeline = [
     sampler,
-    dict(type='RawFrameDecode'),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Resize', scale=(-1, short_side)),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
@@ -58,7 +58,7 @@ train_pipeline = [
 ]
 val_pipeline = [
     sampler,
-    dict(type='RawFrameDecode'),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Resize', scale=(-1, short_side)),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')

@@ -21,11 +21,11 @@ model = dict(
     localization_head=dict(matches_per_gt=2, denoising_groups=2),
     roi_head=dict(featmap_stride=patch_size, pos_embed_grid=(clip_len // 2, 14, 14)))
 
-sampler = dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
+sampler = dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
                test_mode=True)
 train_pipeline = [
     sampler,
-    dict(type='RawFrameDecode'),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Resize', scale=(-1, short_side)),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
@@ -33,7 +33,7 @@ train_pipeline = [
 ]
 val_pipeline = [
     sampler,
-    dict(type='RawFrameDecode'),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Resize', scale=(-1, short_side)),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')

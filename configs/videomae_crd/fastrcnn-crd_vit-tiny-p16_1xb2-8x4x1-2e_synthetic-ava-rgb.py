@@ -28,7 +28,7 @@ model = dict(
         pos_embed_grid=(num_frames // 2, 14, 14),
         with_cp=False))
 
-dataset_type = 'AVADataset'
+dataset_type = 'EVADAVADataset'
 data_root = 'data/synthetic_ava/rawframes'
 anno_root = 'data/synthetic_ava/annotations'
 ann_file_train = f'{anno_root}/ava_train_v2.2.csv'
@@ -40,16 +40,16 @@ proposal_file_train = f'{anno_root}/ava_dense_proposals_train.synthetic.pkl'
 proposal_file_val = f'{anno_root}/ava_dense_proposals_val.synthetic.pkl'
 
 train_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=num_frames, frame_interval=4),
-    dict(type='RawFrameDecode'),
+    dict(type='SampleAVAKeyframeClip', clip_len=num_frames, frame_interval=4),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Resize', scale=(-1, short_side)),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=num_frames, frame_interval=4, test_mode=True),
-    dict(type='RawFrameDecode'),
+    dict(type='SampleAVAKeyframeClip', clip_len=num_frames, frame_interval=4, test_mode=True),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Resize', scale=(-1, short_side)),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')

@@ -1,8 +1,12 @@
+from .ava_checks import AVADataError, FrameDecodeError
+from .ava_dataset import EVADAVADataset
 from .ground_truth import ground_truth_as_predictions
 from .synthetic_ava import (ACTION_NAMES, CLASS_IDS, SceneConfig, SyntheticAVA,
-                            generate_synthetic_ava, label_map_text)
+                            generate_synthetic_ava, label_map_text, simulate_video)
+from .transforms import CheckedRawFrameDecode, SampleAVAKeyframeClip
 
 __all__ = [
     'SyntheticAVA', 'generate_synthetic_ava', 'label_map_text', 'SceneConfig', 'ACTION_NAMES',
-    'CLASS_IDS', 'ground_truth_as_predictions'
+    'CLASS_IDS', 'ground_truth_as_predictions', 'EVADAVADataset', 'AVADataError',
+    'FrameDecodeError', 'CheckedRawFrameDecode', 'SampleAVAKeyframeClip', 'simulate_video'
 ]

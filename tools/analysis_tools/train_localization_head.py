@@ -3,9 +3,10 @@
 A check that the localization branch learns, not a benchmark: a tiny TokenPruningViT, the mmdet
 FPN and QueryLocalizationHead of ``configs/_base_/models/evad_vit-base-p16.py`` (shrunk) are
 trained end to end, from scratch, on the training keyframes of a synthetic AVA dataset
-(``mmevad.datasets.generate_synthetic_ava``), read by mmaction2's ``AVADataset``. Person AP@0.5 on
-the held-out videos is computed with mmdet's ``eval_map`` on class-agnostic boxes (all ``P``
-last-stage proposals per keyframe, ranked by person probability).
+(``mmevad.datasets.generate_synthetic_ava``), read by ``EVADAVADataset`` (mmaction2's
+``AVADataset``, validated). Person AP@0.5 on the held-out videos is computed with mmdet's
+``eval_map`` on class-agnostic boxes (all ``P`` last-stage proposals per keyframe, ranked by
+person probability).
 
 Example::
 
@@ -29,9 +30,8 @@ from mmengine.runner import set_random_seed
 from torch.utils.data import DataLoader
 
 import mmevad  # noqa: F401  (registers everything)
-from mmaction.datasets import AVADataset
 from mmaction.registry import MODELS
-from mmevad.datasets import generate_synthetic_ava
+from mmevad.datasets import EVADAVADataset, generate_synthetic_ava
 
 MODEL_CONFIG = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'models',
                         'evad_vit-base-p16.py')
@@ -96,12 +96,13 @@ class LocalizationBranch(nn.Module):
 
 
 def build_dataset(data, split, args, evaluate=None):
-    """mmaction's AVADataset on a split; ``evaluate`` (default: split is val) drops the flip."""
+    """mmevad's EVADAVADataset (mmaction's AVADataset, validated) on a split, clips centred on
+    the annotated keyframe; ``evaluate`` (default: split is val) drops the flip."""
     test_mode = split == 'val' if evaluate is None else evaluate
     pipeline = [
-        dict(type='SampleAVAFrames', clip_len=args.num_frames, frame_interval=2,
+        dict(type='SampleAVAKeyframeClip', clip_len=args.num_frames, frame_interval=2,
              test_mode=test_mode),
-        dict(type='RawFrameDecode'),
+        dict(type='CheckedRawFrameDecode'),
         dict(type='Resize', scale=(-1, args.short_side)),
     ]
     if not test_mode:
@@ -110,7 +111,7 @@ def build_dataset(data, split, args, evaluate=None):
         dict(type='FormatShape', input_format='NCTHW', collapse=True),
         dict(type='PackActionInputs')
     ]
-    return AVADataset(
+    return EVADAVADataset(
         ann_file=getattr(data, f'ann_file_{split}'),
         exclude_file=getattr(data, f'exclude_file_{split}'),
         label_file=data.label_file,

@@ -1,7 +1,11 @@
 # AVA v2.2 as EVAD reads it (docs/algorithm.md#clip-sampling): 16 frames at stride 4 around each
 # annotated keyframe with no temporal jitter in either split, short side 288, horizontal flip in
 # training, no crop.
-dataset_type = 'AVADataset'
+# mmevad's EVADAVADataset / SampleAVAKeyframeClip / CheckedRawFrameDecode are mmaction2's
+# AVADataset / SampleAVAFrames / RawFrameDecode with errors that name the file and row, a
+# reported rule for bad boxes, and the clip centred on AVA's keyframe (frame (t - 900) * 30 + 1,
+# where SampleAVAFrames takes the frame after it).
+dataset_type = 'EVADAVADataset'
 data_root = 'data/ava/rawframes'
 anno_root = 'data/ava/annotations'
 
@@ -12,16 +16,16 @@ label_file = f'{anno_root}/ava_action_list_v2.2_for_activitynet_2019.pbtxt'
 
 train_pipeline = [
     # test_mode=True: EVAD samples the same frames in training (no random per-frame offset)
-    dict(type='SampleAVAFrames', clip_len=16, frame_interval=4, test_mode=True),
-    dict(type='RawFrameDecode'),
+    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='Resize', scale=(-1, 288)),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=16, frame_interval=4, test_mode=True),
-    dict(type='RawFrameDecode'),
+    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Resize', scale=(-1, 288)),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')

@@ -1,7 +1,11 @@
 # The synthetic AVA-format dataset of mmevad.datasets (tools/data/generate_synthetic_ava.py
 # data/synthetic_ava): 192x144 frames at 30 fps, 5 AVA classes, read by mmaction2's AVADataset
 # exactly as AVA is. Same sampling as EVAD on AVA (16 frames at stride 4, no temporal jitter).
-dataset_type = 'AVADataset'
+# mmevad's EVADAVADataset / SampleAVAKeyframeClip / CheckedRawFrameDecode are mmaction2's
+# AVADataset / SampleAVAFrames / RawFrameDecode with errors that name the file and row, a
+# reported rule for bad boxes, and the clip centred on AVA's keyframe (frame (t - 900) * 30 + 1,
+# where SampleAVAFrames takes the frame after it).
+dataset_type = 'EVADAVADataset'
 data_root = 'data/synthetic_ava/rawframes'
 anno_root = 'data/synthetic_ava/annotations'
 
@@ -14,15 +18,15 @@ proposal_file_train = f'{anno_root}/ava_dense_proposals_train.synthetic.pkl'
 proposal_file_val = f'{anno_root}/ava_dense_proposals_val.synthetic.pkl'
 
 train_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=16, frame_interval=4, test_mode=True),
-    dict(type='RawFrameDecode'),
+    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=16, frame_interval=4, test_mode=True),
-    dict(type='RawFrameDecode'),
+    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='CheckedRawFrameDecode'),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
 ]

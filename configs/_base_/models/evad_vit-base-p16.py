@@ -42,8 +42,9 @@ model = dict(
         # stage_loss_weights: default 1 for every stage (deep supervision,
         # docs/algorithm.md#localization-losses)
         bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            _scope_='mmdet',
+            # mmdet's SingleRoIExtractor, but a non-finite image cannot spread to the others
+            type='MultiLevelRoIExtractor',
+            _scope_='mmaction',
             # detectron2 ROIAlignV2: 7x7, 2 samples per bin, half-pixel aligned
             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),
             out_channels=feat_channels,

@@ -3,10 +3,10 @@
 Modules: :mod:`.scene` draws what a video contains, :mod:`.motion` simulates it over time (boxes,
 labels), :mod:`.render` draws the frames, :mod:`.generate` writes the AVA files.
 """
-from .generate import SyntheticAVA, generate_synthetic_ava, label_map_text
+from .generate import SyntheticAVA, generate_synthetic_ava, label_map_text, simulate_video
 from .scene import ACTION_NAMES, CLASS_IDS, SceneConfig
 
 __all__ = [
     'SyntheticAVA', 'generate_synthetic_ava', 'label_map_text', 'SceneConfig', 'ACTION_NAMES',
-    'CLASS_IDS'
+    'CLASS_IDS', 'simulate_video'
 ]

@@ -30,7 +30,7 @@ from .render import render_frames
 from .scene import (ACTION_NAMES, CLASS_IDS, FIRST_KEYFRAME, FPS, TIMESTAMP_START, Scene,
                     SceneConfig, frame_index, keyframe_timestamps, num_frames, sample_scene)
 
-__all__ = ['SyntheticAVA', 'generate_synthetic_ava', 'label_map_text']
+__all__ = ['SyntheticAVA', 'generate_synthetic_ava', 'label_map_text', 'simulate_video']
 
 MARKER = 'synthetic_ava.json'
 FORMAT_VERSION = 1
@@ -96,14 +96,30 @@ def _prepare_out_dir(out_dir: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
 
 
-def _write_video(scene: Scene, frame_dir: str, jpeg_quality: int,
-                 proposal_rng: Optional[np.random.Generator]) -> Tuple[list, dict]:
-    """Simulate, render and write one video; return its keyframe annotations and proposals."""
+def simulate_video(seed: int, split: str, index: int, height: int, width: int, seconds: int,
+                   scene_config: SceneConfig = SceneConfig()) -> Tuple[Scene, list, list]:
+    """The scene and simulated tracks of one video of :func:`generate_synthetic_ava` (same
+    arguments; ``split`` is ``'train'`` or ``'val'``, ``index`` the video's number in it).
+
+    Returns:
+        tuple: the :class:`Scene`, its figure tracks and its distractor tracks; ``FigureTrack``
+        ``boxes[k]`` is the tight pixel box of a figure as drawn on frame file ``k + 1``.
+    """
+    video_id = f'synth_{split}_{index:03d}'
+    scene = sample_scene(np.random.default_rng([seed, _SPLITS.index(split), index, 0]),
+                         video_id, height, width, seconds, scene_config)
     figure_tracks = [simulate_figure(f, scene.seconds, scene.width) for f in scene.figures]
     distractor_tracks = [
         simulate_distractor(d, scene.seconds, scene.width, scene.height)
         for d in scene.distractors
     ]
+    return scene, figure_tracks, distractor_tracks
+
+
+def _write_video(scene: Scene, figure_tracks: list, distractor_tracks: list, frame_dir: str,
+                 jpeg_quality: int,
+                 proposal_rng: Optional[np.random.Generator]) -> Tuple[list, dict]:
+    """Render and write one simulated video; return its keyframe annotations and proposals."""
     os.makedirs(frame_dir, exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
     for k, frame in enumerate(render_frames(scene, figure_tracks, distractor_tracks), start=1):
@@ -203,14 +219,14 @@ def generate_synthetic_ava(out_dir: str,
         rows, excluded_rows, proposals, ids = [], [], {}, []
         n_keyframes = n_boxes = 0
         for index in range(n_videos):
-            video_id = f'synth_{split}_{index:03d}'
-            scene = sample_scene(
-                np.random.default_rng([seed, split_code, index, 0]), video_id, height, width,
-                seconds, scene_config)
+            scene, figure_tracks, distractor_tracks = simulate_video(
+                seed, split, index, height, width, seconds, scene_config)
+            video_id = scene.video_id
             proposal_rng = np.random.default_rng([seed, split_code, index, 1]) \
                 if with_proposals else None
-            people, video_proposals = _write_video(scene, osp.join(data_root, video_id),
-                                                   jpeg_quality, proposal_rng)
+            people, video_proposals = _write_video(scene, figure_tracks, distractor_tracks,
+                                                   osp.join(data_root, video_id), jpeg_quality,
+                                                   proposal_rng)
             excluded = set(scene.excluded_timestamps)
             rows += _csv_rows(video_id, people, excluded)
             excluded_rows += [f'{video_id},{ts:04d}\n' for ts in scene.excluded_timestamps]

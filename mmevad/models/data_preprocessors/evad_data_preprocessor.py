@@ -1,4 +1,5 @@
-from typing import List, Sequence, Tuple, Union
+import math
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,14 @@ class EVADDataPreprocessor(ActionDataPreprocessor):
     EVAD configs use mean 114.75 / std 57.375 on all channels (0.45 / 0.225 on the 0-1 scale, the
     PySlowFast defaults the released models were trained with, docs/official_behaviours.md#d12).
 
+    Input checks: ``std`` must be positive and finite, ``pad_size_divisor`` a positive int (the
+    detector checks that it is a multiple of its largest feature stride, see
+    :class:`~mmevad.models.detectors.EVAD`). A batch holding NaN or Inf raises a ``ValueError``
+    naming each bad clip's ``video_id`` and ``timestamp`` (training and testing alike: such a
+    clip gives NaN losses or NaN predictions that the metric would score). The check costs one
+    ``isfinite`` reduction per floating-point batch; integer (decoded JPEG) clips cannot hold
+    NaN, so they skip it.
+
     Args:
         mean (Sequence[float]): per-channel mean, RGB. Defaults to (114.75,) * 3.
         std (Sequence[float]): per-channel std, RGB. Defaults to (57.375,) * 3.
@@ -35,6 +44,16 @@ class EVADDataPreprocessor(ActionDataPreprocessor):
                  to_rgb: bool = False,
                  pad_size_divisor: int = 32,
                  pad_value: float = 0.) -> None:
+        bad_std = [v for v in std if not (math.isfinite(v) and v > 0)]
+        if bad_std:
+            raise ValueError(f'EVADDataPreprocessor: std={tuple(std)} must be positive and finite '
+                             f'(it divides the pixels); EVAD uses std=(57.375,) * 3 on 0-255 '
+                             f'pixels')
+        if isinstance(pad_size_divisor, bool) or not isinstance(pad_size_divisor, int) \
+                or pad_size_divisor < 1:
+            raise ValueError(f'EVADDataPreprocessor: pad_size_divisor must be a positive int, got '
+                             f'{pad_size_divisor!r}; use a multiple of the largest feature '
+                             f'stride (32 for EVAD)')
         super().__init__(mean=mean, std=std, to_rgb=to_rgb, format_shape='NCTHW')
         self.pad_size_divisor = pad_size_divisor
         self.pad_value = pad_value
@@ -51,6 +70,7 @@ class EVADDataPreprocessor(ActionDataPreprocessor):
             tuple: ``(B, 3, T, Hp, Wp)`` float32 batch and the data samples.
         """
         clips = list(inputs.unbind(0)) if isinstance(inputs, Tensor) else list(inputs)
+        floating_input = any(clip.is_floating_point() for clip in clips)
         for i, clip in enumerate(clips):
             if clip.dim() != 4 or clip.shape[0] != 3:
                 raise ValueError(
@@ -67,6 +87,8 @@ class EVADDataPreprocessor(ActionDataPreprocessor):
             F.pad(clip, (0, pad_w - clip.shape[-1], 0, pad_h - clip.shape[-2]),
                   value=self.pad_value) for clip in clips
         ])
+        if floating_input and not bool(torch.isfinite(batch).all()):
+            raise ValueError(_non_finite_message(batch, data_samples))
         if data_samples is not None:
             pad_shape = tuple(batch.shape[-2:])
             for data_sample, clip in zip(data_samples, clips):
@@ -74,3 +96,18 @@ class EVADDataPreprocessor(ActionDataPreprocessor):
                 if 'img_shape' not in data_sample:
                     data_sample.set_metainfo(dict(img_shape=tuple(clip.shape[-2:])))
         return batch, data_samples
+
+
+def _non_finite_message(batch: Tensor, data_samples: Optional[SampleList]) -> str:
+    """Name every clip of ``batch`` ``(B, 3, T, H, W)`` that holds NaN or Inf (failure path
+    only, so the per-clip work costs nothing on good batches)."""
+    bad = (~torch.isfinite(batch.flatten(1))).sum(1)
+    names = []
+    for i in bad.nonzero().flatten().tolist():
+        meta = data_samples[i].metainfo if data_samples is not None else {}
+        where = ', '.join(f'{k}={meta[k]!r}' for k in ('video_id', 'timestamp') if k in meta)
+        names.append(f'clip {i} ({where or "no video_id/timestamp in its metainfo"}): '
+                     f'{bad[i].item()} NaN/Inf values')
+    return ('EVADDataPreprocessor: non-finite pixels in ' + '; '.join(names) +
+            '. Check the frames or video of that sample (tools/analysis_tools/check_dataset.py '
+            'checks a whole dataset), or leave it out with the exclude_file')

@@ -19,6 +19,7 @@ from mmdet.models.dense_heads import EmbeddingRPNHead
 from mmdet.models.losses import accuracy
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import reduce_mean
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -343,6 +344,17 @@ class QueryLocalizationHead(BaseModule):
             # zero-area boxes (e.g. persons cropped away) would make GIoU degenerate
             keep = (bboxes[:, 2] > bboxes[:, 0]) & (bboxes[:, 3] > bboxes[:, 1])
             kept = keep.nonzero(as_tuple=False).squeeze(1)
+            if kept.numel() < len(bboxes) and not getattr(self, '_warned_empty_gt', False):
+                # said once: EVADAVADataset reports such boxes per file and row; here they
+                # come from another dataset class or a transform (e.g. a crop)
+                self._warned_empty_gt = True
+                meta = data_sample.metainfo
+                MMLogger.get_current_instance().warning(
+                    f'QueryLocalizationHead ignores {len(bboxes) - kept.numel()} ground-truth '
+                    f'boxes with zero or negative width or height in sample '
+                    f"{meta.get('video_id', i)},{meta.get('timestamp', '?')} (and any later "
+                    f'ones, without repeating this); check the data with '
+                    f'tools/analysis_tools/check_dataset.py')
             # person labels built from the boxes: the multi-hot action labels never reach mmdet
             batch_gt_instances.append(InstanceData(
                 bboxes=bboxes[kept], labels=kept.new_zeros(kept.numel())))

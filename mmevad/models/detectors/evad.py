@@ -79,10 +79,31 @@ class EVAD(BaseDetector):
         self.neck = MODELS.build(neck)
         self.localization_head = MODELS.build(localization_head)
         self.roi_head = MODELS.build(roi_head)
+        self._check_pad_size_divisor()
         self.person_score_thr = person_score_thr
         self.person_nms_iou_thr = person_nms_iou_thr
         self.action_scores_times_person = bool(action_scores_times_person)
         self.loss_reduction = loss_reduction
+
+    def _check_pad_size_divisor(self) -> None:
+        """Refuse a data preprocessor whose padded size is not a multiple of every stride.
+
+        The check lives here because only the detector sees both sides: the preprocessor pads,
+        the backbone fixes the strides (``patch_size`` and ``feature_strides``). A padded size
+        that is not a multiple of the stride-32 map's stride floors that map's size, so its
+        cells no longer lie at 32-pixel steps and every RoI is pooled from the wrong place.
+        """
+        divisor = getattr(self.data_preprocessor, 'pad_size_divisor', None)
+        strides = [getattr(self.backbone, 'patch_size', 1),
+                   *getattr(self.backbone, 'feature_strides', ())]
+        largest = max(int(s) for s in strides)
+        if divisor is not None and divisor % largest:
+            raise ValueError(
+                f'data_preprocessor.pad_size_divisor={divisor} is not a multiple of the '
+                f"backbone's largest stride {largest} (patch_size and feature_strides "
+                f'{tuple(strides[1:])}): the stride-{largest} maps would be misaligned with the '
+                f'image and RoIs pooled from the wrong place. Set pad_size_divisor={largest} '
+                f'(or a multiple of it)')
 
     def extract_feat(self, inputs: Tensor) -> Tuple[TokenPruningOutput, Tuple[Tensor, ...]]:
         """Args:

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ..layers.roi_align import build_roi_layer
+from ..layers.roi_extractor import pool_finite_rois
 
 __all__ = ['ActorTokenExtractor']
 
@@ -47,6 +48,12 @@ class ActorTokenExtractor(BaseModule):
         Returns:
             Tensor: ``(n, C)`` actor tokens.
         """
+        # a RoI with non-finite coordinates (from a non-finite image) gets a NaN token and
+        # leaves the other images alone: mmcv's RoIAlign would stop the batch
+        return pool_finite_rois(lambda r: self._pool(feats, r), rois,
+                                lambda: feats.new_zeros(rois.shape[0], feats.shape[1]))
+
+    def _pool(self, feats: Tensor, rois: Tensor) -> Tensor:
         B, C, t, h, w = feats.shape
         # slice s of clip b becomes image b * t + s of a contiguous 2-D batch
         frames = feats.transpose(1, 2).reshape(B * t, C, h, w).contiguous()

@@ -55,3 +55,33 @@ def test_to_rgb_and_bad_shape():
     torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match="FormatShape"):
         rgb(dict(inputs=[torch.zeros(4, 3, 8, 8)], data_samples=samples[:1]))
+
+
+@pytest.mark.parametrize('std', [(0, 0, 0), (57.375, -1, 57.375), (float('nan'),) * 3])
+def test_std_must_be_positive(std):
+    with pytest.raises(ValueError, match='std=.* must be positive and finite'):
+        MODELS.build(dict(type='EVADDataPreprocessor', std=std))
+
+
+@pytest.mark.parametrize('divisor', [0, 2.5, True])
+def test_pad_size_divisor_must_be_a_positive_int(divisor):
+    with pytest.raises(ValueError, match='pad_size_divisor must be a positive int'):
+        MODELS.build(dict(type='EVADDataPreprocessor', pad_size_divisor=divisor))
+
+
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_clip_is_refused_with_its_name(training, bad):
+    clips, _ = make_batch()
+    clips = [c.float() for c in clips] + [torch.zeros(3, 4, 8, 8)]
+    clips[1][2, 3, 5, 7] = bad
+    samples = [ActionDataSample(metainfo=dict(img_shape=c.shape[-2:], video_id=f'vid{i}',
+                                              timestamp=902 + i)) for i, c in enumerate(clips)]
+    preprocessor = MODELS.build(dict(type='EVADDataPreprocessor'))
+    with pytest.raises(ValueError, match=r"clip 1 \(video_id='vid1', timestamp=903\): 1 NaN/Inf"
+                       ) as info:
+        preprocessor(dict(inputs=clips, data_samples=samples), training)
+    assert 'vid0' not in str(info.value) and 'vid2' not in str(info.value)
+    clips[1][2, 3, 5, 7] = 0.  # the same batch without the bad value passes
+    out = preprocessor(dict(inputs=clips, data_samples=samples), training)
+    assert torch.isfinite(out['inputs']).all()

@@ -440,3 +440,19 @@ def test_predict_keeps_the_unclipped_boxes_for_the_action_branch():
         _, raw_bboxes = head(feats, data_samples)
     assert torch.equal(result.unclipped_bboxes, raw_bboxes[-1][0])
     assert not torch.equal(result.unclipped_bboxes, result.bboxes)
+
+
+def test_ignored_degenerate_gt_is_said_once():
+    """Training used to drop zero-area ground truth without a word (issue 15)."""
+    from unittest import mock
+
+    from mmengine.logging import MMLogger
+    head = build_head()
+    data_samples = [sample((64, 64), [[10, 10, 10, 20], [5, 5, 30, 40]]),
+                    sample((48, 64), [[5, 30, 40, 30]])]
+    with mock.patch.object(MMLogger.get_current_instance(), 'warning') as warning:
+        head.loss_and_predict(fpn_feats(2), data_samples)
+        head.loss_and_predict(fpn_feats(2), data_samples)
+    warning.assert_called_once()
+    assert 'ignores 1 ground-truth boxes with zero or negative width' in warning.call_args[0][0]
+    assert 'check_dataset.py' in warning.call_args[0][0]

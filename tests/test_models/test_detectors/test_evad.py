@@ -215,6 +215,10 @@ def test_action_scores_times_person_is_off_by_default(batch):
     (dict(loss_reduction='avg'), ValueError, 'loss_reduction'),
     (dict(person_score_thr=7), ValueError, 'person_score_thr'),
     (dict(person_nms_iou_thr=0.), ValueError, 'person_nms_iou_thr is an IoU'),
+    # padded sizes must be multiples of the stride-32 maps' stride (issue 15)
+    (dict(data_preprocessor=dict(pad_size_divisor=8)), ValueError,
+     r'pad_size_divisor=8 is not a multiple of .* largest stride 32'),
+    (dict(data_preprocessor=dict(pad_size_divisor=48)), ValueError, 'largest stride 32'),
 ])
 def test_bad_settings_are_refused(change, error, match):
     with pytest.raises(error, match=match):
@@ -225,3 +229,22 @@ def test_backbone_must_keep_its_tokens(batch):
     detector = build(backbone=dict(out_type='dense'))
     with pytest.raises(TypeError, match="out_type='evad'"):
         detector(**preprocess(detector, batch, True), mode='loss')
+
+
+@pytest.mark.parametrize('roi_layer', ['RoIAlign', 'SeparableRoIAlign'])
+def test_a_nan_clip_leaves_the_other_clip_unchanged(batch, roi_layer):
+    """In eval, a clip with NaN/Inf pixels gets NaN outputs; the other clip of the batch gets
+    exactly what it gets next to a clean clip (mmdet's extractor spread the NaN to all)."""
+    layer = dict(type=roi_layer, output_size=7, sampling_ratio=2, aligned=True)
+    detector = build(localization_head=dict(bbox_roi_extractor=dict(roi_layer=layer)),
+                     roi_head=dict(roi_layer=layer)).eval()
+    data = preprocess(detector, batch, False)
+    broken = data['inputs'].clone()
+    broken[0, :, 3, 10:20, 10:20] = float('nan')
+    broken[0, :, 5, 0, 0] = float('inf')
+    with torch.no_grad():
+        clean = detector(data['inputs'], copy.deepcopy(data['data_samples']), mode='tensor')
+        out = detector(broken, copy.deepcopy(data['data_samples']), mode='tensor')
+    for clean_part, out_part in zip(clean, out):  # boxes, person scores, action scores
+        assert not torch.isfinite(out_part[0]).all()
+        assert torch.equal(out_part[1], clean_part[1])

@@ -67,3 +67,28 @@ def test_multi_level_extractor_matches_mmdet():
     rois = random_rois(2, 30, 128, 160, 1).float()
     rois[:, 3:] = rois[:, 1:3] + (rois[:, 3:] - rois[:, 1:3]) * 40  # all four levels
     torch.testing.assert_close(ours(feats, rois), ref(feats, rois), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('layer', ['RoIAlign', 'SeparableRoIAlign'])
+def test_multi_level_extractor_keeps_a_nan_image_to_itself(layer):
+    """mmdet adds ``feats.sum() * 0`` for every unused level, so one NaN map made every RoI of
+    the batch NaN; a RoI with NaN coordinates stopped mmcv's RoIAlign. Ours: only the RoIs of
+    the broken image are NaN, the others equal the clean batch's."""
+    extractor = MODELS.build(dict(
+        type='MultiLevelRoIExtractor', out_channels=4, featmap_strides=[4, 8, 16, 32],
+        roi_layer=dict(type=layer, output_size=7, sampling_ratio=2, aligned=True)))
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 4, 64 // s, 96 // s, requires_grad=True) for s in (4, 8, 16, 32)]
+    rois = torch.tensor([[0., 4, 4, 20, 20], [1., 8, 8, 30, 40], [0., 1, 2, 3, 4]])  # levels 0
+    clean = extractor(feats, rois)
+    broken = [f.detach().clone() for f in feats]
+    broken[0][0, :, 3, 3] = float('nan')  # image 0 only, a level no RoI of image 1 uses
+    broken[3][0] = float('inf')
+    nan_rois = rois.clone()
+    nan_rois[2, 1:] = float('nan')  # a box predicted from the broken image
+    out = extractor(broken, nan_rois)
+    assert torch.equal(out[1], clean[1].detach())
+    assert out[2].isnan().all()
+    # the unused levels stay in the graph (distributed training needs every input used)
+    clean.sum().backward()
+    assert all(f.grad is not None for f in feats)
