@@ -4,3 +4,9 @@ _base_ = 'mmaction::_base_/default_runtime.py'
 # importing mmevad applies its compat fixes and registers EVAD's modules; a failed import stops
 # the run instead of surfacing later as "not in the registry"
 custom_imports = dict(imports=['mmevad'], allow_failed_imports=False)
+
+# Crash-safe checkpoints (temporary file renamed into place, old ones deleted after the new one
+# exists, last_checkpoint always names a complete file) and RNG states carried in checkpoints,
+# so that --resume continues exactly as the uninterrupted run (mmevad.engine.hooks).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='RandomStateHook')]

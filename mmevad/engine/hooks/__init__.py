@@ -1,0 +1,5 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .random_state_hook import RandomStateHook
+from .strict_load_hook import StrictLoadHook
+
+__all__ = ['AtomicCheckpointHook', 'RandomStateHook', 'StrictLoadHook']
