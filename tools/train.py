@@ -59,10 +59,6 @@ def parse_args():
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge command-line arguments into the config."""
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -91,6 +87,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             deterministic=args.deterministic)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.no_validate:
+        # after --cfg-options: nulling first would make e.g. val_dataloader.batch_size=2 a
+        # merge into None (mmengine's TypeError)
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
     return adapt_dist_backend(cfg)
 
 

@@ -75,10 +75,14 @@ def find_state_dict_mismatch(model: nn.Module, state_dict: Mapping) -> StateDict
     BatchNorm ``num_batches_tracked`` counters are not required (mmengine does not require them
     either); non-tensor entries are compared by key only.
     """
-    expected = _unwrap(model).state_dict()
+    model = _unwrap(model)
+    expected = model.state_dict()
+    # non-persistent buffers (e.g. TokenPruningViT's rebuilt sinusoid table, which it accepts
+    # from mmaction ViT checkpoints and checks) are computed, not weights: allowed, not required
+    computed = {name for name, _ in model.named_buffers()} - set(expected)
     missing = [key for key in expected
                if key not in state_dict and not key.endswith('num_batches_tracked')]
-    unexpected = [key for key in state_dict if key not in expected]
+    unexpected = [key for key in state_dict if key not in expected and key not in computed]
     mis_shaped = []
     for key, value in state_dict.items():
         if key in expected and hasattr(value, 'shape') and hasattr(expected[key], 'shape'):
