@@ -183,7 +183,7 @@ def test_failed_ava_evaluation_leaves_no_result_file(tmp_path, mode):
     script.write_text(AVA_METRIC_RUN)
     run = subprocess.run([sys.executable, str(script), mode, '81'], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
-    assert 'FileNotFoundError' in run.stdout, run.stdout + run.stderr  # the ground truth CSV
+    assert 'FileNotFoundError' in run.stdout, run.stdout + run.stderr  # the label map file
     leftovers = sorted(p.name for p in tmp_path.glob('AVA_*_result.csv'))
     if mode == 'upstream':
         assert len(leftovers) == 1  # the defect

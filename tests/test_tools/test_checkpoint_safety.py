@@ -131,11 +131,12 @@ def test_kill_during_save_leaves_resumable_checkpoint(synthetic_workspace):
     env = dict(os.environ, SAVE_STARTED=str(ws / 'save_started'),
                PYTHONPATH=os.pathsep.join([str(ws), ROOT, os.environ.get('PYTHONPATH', '')]))
     work_dir = ws / 'work_dir'
+    # no configured seed: the Runner draws one, which the resumed run must take over
     schedule = ['train_cfg.max_iters=6', 'default_hooks.checkpoint.interval=2',
-                'default_hooks.checkpoint.max_keep_ckpts=1', *SMALL]
+                'default_hooks.checkpoint.max_keep_ckpts=1', 'randomness.seed=None', *SMALL]
     train = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, 'tools', 'train.py'), str(ws / 'blocking.py'),
-         '--work-dir', str(work_dir), '--no-validate', '--cfg-options', *schedule],
+         '--work-dir', str(work_dir), '--cfg-options', *schedule],
         cwd=ws, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):  # the save of iteration 4 has begun when the file appears
@@ -150,9 +151,11 @@ def test_kill_during_save_leaves_resumable_checkpoint(synthetic_workspace):
 
     last = (work_dir / 'last_checkpoint').read_text().strip()
     assert os.path.isfile(last), f'last_checkpoint names {last}, which does not exist'
-    log = run_tool('train.py', EVAD_TINY, '--work-dir', work_dir, '--resume', '--no-validate',
-                   '--cfg-options', *schedule, cwd=ws)
+    seed = torch.load(last, weights_only=False)['meta']['seed']
+    log = run_tool('train.py', EVAD_TINY, '--work-dir', work_dir, '--resume', '--cfg-options',
+                   *schedule, cwd=ws)
     assert 'resumed epoch: 0, iter: 2' in log
+    assert f'seed: {seed}\n' in log  # the interrupted run's seed, hence its data order
     assert 'Iter(train) [3/6]' in log and 'Iter(train) [6/6]' in log
     assert (work_dir / 'iter_6.pth').is_file() and not (work_dir / 'iter_2.pth').exists()
     assert (work_dir / 'last_checkpoint').read_text().strip() == str(work_dir / 'iter_6.pth')
