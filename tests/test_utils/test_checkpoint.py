@@ -42,7 +42,8 @@ def test_fitting_checkpoint_loads_every_weight(tiny_checkpoint):
 
 def test_missing_stage_is_named(tiny_checkpoint, tmp_path):
     _, weights = tiny_checkpoint
-    partial = {k: v for k, v in weights.items() if not k.startswith('localization_head.bbox_head.2.')}
+    partial = {k: v for k, v in weights.items()
+               if not k.startswith('localization_head.bbox_head.2.')}
     dropped = len(weights) - len(partial)
     torch.save(dict(state_dict=partial), tmp_path / 'partial.pth')
     model = build_tiny()

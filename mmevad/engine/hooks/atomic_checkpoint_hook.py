@@ -60,15 +60,18 @@ class AtomicCheckpointHook(CheckpointHook):
     ``runner.save_checkpoint`` (so ``before_save_checkpoint`` hooks and mmengine's file backend
     are used as usual), (2) fsyncs it and renames it to ``<name>``, (3) atomically rewrites
     ``last_checkpoint``, (4) deletes the checkpoints that fall out of ``max_keep_ckpts``. At any
-    moment ``last_checkpoint`` names a complete file. Leftover ``*.pth.tmp`` files of an
-    interrupted save are deleted when training starts. Remote backends (``out_dir`` on
+    moment ``last_checkpoint`` names a complete file. Leftovers of an interrupted save
+    (``iter_*.pth.tmp`` / ``epoch_*.pth.tmp``, ``last_checkpoint.tmp``) are deleted when
+    training starts. Remote backends (``out_dir`` on
     petrel / http) keep mmengine's behaviour: their ``put`` is not a rename.
     """
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
         if self._atomic() and is_main_process():
-            for leftover in glob.glob(osp.join(self.out_dir, '*' + TMP_SUFFIX)):
+            patterns = (osp.join(self.out_dir, self.filename_tmpl.format('*') + TMP_SUFFIX),
+                        osp.join(runner.work_dir, 'last_checkpoint' + TMP_SUFFIX))
+            for leftover in [path for pattern in patterns for path in glob.glob(pattern)]:
                 runner.logger.warning(f'removing {leftover}, left by an interrupted save')
                 os.remove(leftover)
 

@@ -50,7 +50,8 @@ class _RestoreAfterSkip:
     states cannot be restored earlier."""
 
     def __init__(self, loop, skip: int, state: Dict):
-        self.loop, self.iterator, self.skip, self.state = loop, loop.dataloader_iterator, skip, state
+        self.loop, self.iterator = loop, loop.dataloader_iterator
+        self.skip, self.state = skip, state
 
     def __next__(self):
         if self.skip > 0:
@@ -80,7 +81,14 @@ class RandomStateHook(Hook):
       the resume point; for iteration-based loops after mmengine has skipped the batches already
       trained on (``IterBasedTrainLoop`` advances the dataloader ``iter`` steps, and with
       ``InfiniteSampler(seed=...)`` the skipped and following batches are those of the
-      uninterrupted run).
+      uninterrupted run); for epoch-based loops with persistent workers after the dataloader
+      iterator is created.
+
+    Not covered: the generators inside dataloader worker processes. mmengine seeds each worker
+    the same way whenever it starts, so runs are exact with ``num_workers=0``, with
+    non-persistent workers, and for iteration-based loops (the resumed workers process the same
+    skipped batches first); an epoch-based loop with ``persistent_workers=True`` resumes with
+    freshly seeded workers whose augmentation draws differ from the uninterrupted run's.
 
     In distributed runs only rank 0 writes checkpoints: every rank restores rank 0's states when
     all ranks share one seed (``diff_rank_seed=False``, their draws are identical); with
@@ -115,11 +123,22 @@ class RandomStateHook(Hook):
         if self._pending is None:
             return
         loop = runner.train_loop
+        loader = getattr(loop, 'dataloader', None)
         if isinstance(loop, IterBasedTrainLoop) and loop.iter > 0:
             loop.dataloader_iterator = _RestoreAfterSkip(loop, loop.iter, self._pending)
+        elif getattr(loader, 'persistent_workers', False) and loader.num_workers > 0:
+            # the resumed run creates the persistent iterator (a seed draw from the torch
+            # generator) that the uninterrupted run created in its first epoch: restore after
+            # it, in before_train_iter (workers leave the main process's generators alone)
+            return
         else:
             set_rng_state(self._pending)
         self._pending = None
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self._pending is not None:
+            set_rng_state(self._pending)
+            self._pending = None
 
     def before_val(self, runner) -> None:
         self._train_state = get_rng_state()
