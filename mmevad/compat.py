@@ -25,12 +25,19 @@ Fixes:
   so ``tools/dist_train.sh`` cannot run CPU processes (gloo). Where CUDA is unavailable,
   mmengine's launcher gets a ``torch.cuda.set_device`` that does nothing, and the Runner a DDP
   wrapper that leaves ``device_ids`` unset for a CPU model, as PyTorch requires. No release fixes it.
+* ``mmaction2<=1.2.0`` ``AVAMetric`` writes its temporary ``AVA_<time>_result.csv`` into the
+  working directory and deletes it only when the evaluation succeeds (a failed evaluation leaves
+  it behind; two evaluations started in the same second share it), and a model whose class count
+  differs from the metric's ``num_classes`` stops at a bare ``assert`` in ``bbox2result``. The
+  registry's ``AVAMetric`` becomes a subclass that writes the file into a temporary directory
+  removed in any case and names the two class counts. No release fixes it.
 """
 import importlib
 import importlib.util
 import inspect
 import os.path as osp
 import sys
+import tempfile
 import types
 from typing import Callable, Dict, List
 
@@ -204,6 +211,64 @@ def let_mmengine_distribute_on_cpu() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# mmaction2 <= 1.2.0: AVAMetric's result file in the working directory, bare class-count assert
+# ---------------------------------------------------------------------------------------------
+_AVA_METRIC_MODULE = 'mmaction.evaluation.metrics.ava_metric'
+
+
+def ava_metric_writes_into_working_dir() -> bool:
+    module = importlib.import_module(_AVA_METRIC_MODULE)
+    return "f'AVA_{time_now}_result.csv'" in inspect.getsource(module.AVAMetric.compute_metrics)
+
+
+def _safe_ava_metric(base: type) -> type:
+    module = importlib.import_module(_AVA_METRIC_MODULE)
+
+    class AVAMetric(base):
+        """mmaction2's ``AVAMetric`` (same arguments and results) with its temporary result
+        CSV in a private temporary directory, removed whether or not the evaluation succeeds,
+        and a clear error when the predicted class count differs from ``num_classes``."""
+
+        def process(self, data_batch, data_samples) -> None:
+            for data_sample in data_samples:
+                scores = data_sample['pred_instances']['scores']
+                columns = scores.shape[-1] if scores.dim() == 2 else None
+                if columns != self.num_classes:
+                    raise ValueError(
+                        f'AVAMetric(num_classes={self.num_classes}) got action scores of shape '
+                        f'{tuple(scores.shape)} for video {data_sample.get("video_id")} at '
+                        f'timestamp {data_sample.get("timestamp")}: the model predicts '
+                        f'{columns} columns (its num_classes + 1, column 0 unused). Set the '
+                        f'evaluator\'s num_classes to {columns} (val_evaluator / '
+                        f'test_evaluator.num_classes) or build the model with the num_classes '
+                        f'the checkpoint was trained with')
+            super().process(data_batch, data_samples)
+
+        def compute_metrics(self, results: list) -> dict:
+            with tempfile.TemporaryDirectory(prefix='mmevad_ava_') as tmp_dir:
+                result_file = osp.join(tmp_dir, 'AVA_result.csv')
+                module.results2csv(results, result_file, self.custom_classes)
+                return module.ava_eval(
+                    result_file,
+                    self.options[0],
+                    self.label_file,
+                    self.ann_file,
+                    self.exclude_file,
+                    ignore_empty_frames=True,
+                    custom_classes=self.custom_classes)
+
+    AVAMetric.__module__ = __name__
+    return AVAMetric
+
+
+def register_safe_ava_metric() -> None:
+    module = importlib.import_module(_AVA_METRIC_MODULE)
+    from mmaction.registry import METRICS
+    METRICS.register_module(name='AVAMetric', module=_safe_ava_metric(module.AVAMetric),
+                            force=True)
+
+
+# ---------------------------------------------------------------------------------------------
 _FIXES = (
     ('mmaction2-1.2.0-wheel-without-drn', mmaction_drn_missing, stub_mmaction_drn),
     ('mmengine-torch.load-weights_only', mmengine_loads_without_weights_only,
@@ -211,6 +276,8 @@ _FIXES = (
     ('numpy2-removed-NAN-Inf', numpy_lacks_removed_aliases, give_mmaction_numpy_aliases),
     ('mmengine-distributed-needs-cuda', mmengine_distributed_needs_cuda,
      let_mmengine_distribute_on_cpu),
+    ('mmaction2-AVAMetric-result-file-in-working-dir', ava_metric_writes_into_working_dir,
+     register_safe_ava_metric),
 )
 
 

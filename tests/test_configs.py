@@ -32,3 +32,20 @@ def test_config_builds_its_model(path):
     assert sum(p.numel() for p in model.parameters()) > 0
     if cfg.get('custom_imports') is not None:
         assert 'mmevad' in cfg.custom_imports['imports']
+
+
+TRAINING_CONFIGS = [p for p in CONFIGS if 'train_cfg' in Config.fromfile(osp.join(ROOT, p))]
+
+
+@pytest.mark.parametrize('path', TRAINING_CONFIGS)
+def test_training_config_saves_safely_at_intervals(path):
+    """Crash-safe checkpoints with RNG states, written regularly rather than only at the end."""
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    checkpoint = cfg.default_hooks.checkpoint
+    assert checkpoint.type == 'AtomicCheckpointHook'
+    assert any(hook.type == 'RandomStateHook' for hook in cfg.get('custom_hooks', []))
+    if cfg.train_cfg.type == 'IterBasedTrainLoop':
+        assert checkpoint.by_epoch is False
+        assert 0 < checkpoint.interval <= cfg.train_cfg.max_iters // 5
+    else:
+        assert checkpoint.get('by_epoch', True) and 0 < checkpoint.interval <= 2

@@ -1,7 +1,11 @@
 """Evaluate a checkpoint on the test split of a config (MMAction2's tools/test.py flags).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump results.pkl]
-        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--no-strict-load] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+The checkpoint must fit the model of CONFIG exactly (mmevad.engine.StrictLoadHook): a missing,
+unexpected or mis-shaped weight stops the run with their names and the likely cause instead of
+evaluating a partly random model. ``--no-strict-load`` restores mmengine's lenient loading.
 """
 import argparse
 import os
@@ -11,7 +15,11 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmevad  # noqa: F401  (compat fixes, registers mmdet / mmaction / mmevad modules)
-from mmevad.utils import adapt_dist_backend
+from mmevad.engine import StrictLoadHook
+from mmevad.utils import CheckpointMismatchError, adapt_dist_backend
+
+NO_STRICT_HINT = ('If you mean to evaluate with the weights that fit and initial values for the '
+                  'rest, pass --no-strict-load.')
 
 
 def parse_args():
@@ -21,6 +29,11 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument(
         '--dump', type=str, help='dump the predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--no-strict-load',
+        action='store_true',
+        help='load a checkpoint that does not fit the model (missing / unexpected / mis-shaped '
+        'weights are only logged; the model keeps its initial values for them)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -64,7 +77,13 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    if not args.no_strict_load:
+        # raises in after_load_checkpoint, before any weight is copied
+        runner.register_hook(StrictLoadHook(hint=NO_STRICT_HINT), priority='VERY_LOW')
+    try:
+        runner.test()
+    except CheckpointMismatchError as error:
+        raise SystemExit(f'error: {error}')  # the message says it all; no traceback
 
 
 if __name__ == '__main__':

@@ -7,11 +7,14 @@
 import argparse
 import os
 import os.path as osp
+from typing import Optional
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmevad  # noqa: F401  (compat fixes, registers mmdet / mmaction / mmevad modules)
+from mmevad.engine import StrictLoadHook
 from mmevad.utils import adapt_dist_backend
 
 
@@ -57,12 +60,16 @@ def parse_args():
     return args
 
 
+def seed_of_resumed_run(cfg: Config) -> Optional[int]:
+    """The random seed stored in the checkpoint ``--resume`` will read (None if unknown)."""
+    path = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
+    if not path or not osp.isfile(path):
+        return None  # the Runner reports the missing checkpoint
+    return _load_checkpoint(path, map_location='cpu').get('meta', {}).get('seed')
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge command-line arguments into the config."""
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -85,12 +92,26 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         if 'auto_scale_lr' not in cfg:
             raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    if cfg.get('randomness') is None:
-        cfg.randomness = dict(
-            seed=args.seed, diff_rank_seed=args.diff_rank_seed,
-            deterministic=args.deterministic)
+    # the flags override the config's randomness (they were ignored when it had one)
+    randomness = dict(seed=None, diff_rank_seed=False, deterministic=False)
+    randomness.update(cfg.get('randomness') or {})
+    if args.seed is not None:
+        randomness['seed'] = args.seed
+    randomness['diff_rank_seed'] |= args.diff_rank_seed
+    randomness['deterministic'] |= args.deterministic
+    cfg.randomness = randomness
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if cfg.get('resume') and cfg.randomness.get('seed') is None:
+        # without a seed the Runner draws a new one, and the dataloader sampler (built before
+        # the checkpoint is read) would shuffle differently from the interrupted run
+        cfg.randomness.seed = seed_of_resumed_run(cfg)
+    if args.no_validate:
+        # after --cfg-options: nulling first would make e.g. val_dataloader.batch_size=2 a
+        # merge into None (mmengine's TypeError)
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
     return adapt_dist_backend(cfg)
 
 
@@ -98,6 +119,10 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg)
+    if cfg.get('resume'):
+        # resuming continues the same model: every weight must come from the checkpoint
+        # (load_from for fine-tuning stays lenient, e.g. for another num_classes)
+        runner.register_hook(StrictLoadHook(), priority='VERY_LOW')
     runner.train()
 
 

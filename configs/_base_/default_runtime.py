@@ -5,5 +5,10 @@ _base_ = 'mmaction::_base_/default_runtime.py'
 # the run instead of surfacing later as "not in the registry"
 custom_imports = dict(imports=['mmevad'], allow_failed_imports=False)
 
-# repeats each epoch what EVADAVADataset clipped or dropped in the annotations (nothing if clean)
-custom_hooks = [dict(type='DataReportHook')]
+# Crash-safe checkpoints (temporary file renamed into place, old ones deleted after the new one
+# exists, last_checkpoint always names a complete file) and RNG states carried in checkpoints,
+# so that --resume continues exactly as the uninterrupted run (mmevad.engine.hooks). The data
+# report repeats each epoch what EVADAVADataset clipped or dropped in the annotations (nothing if
+# clean).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='RandomStateHook'), dict(type='DataReportHook')]

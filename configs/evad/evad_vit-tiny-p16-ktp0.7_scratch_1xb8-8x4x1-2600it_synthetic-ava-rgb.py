@@ -81,8 +81,9 @@ param_scheduler = [
     dict(type='MultiStepLR', milestones=[int(max_iters * 0.8)], gamma=0.1, by_epoch=False,
          begin=0, end=max_iters)
 ]
+# a checkpoint every 200 iterations (and at the last one); only the newest is kept
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False, max_keep_ckpts=1))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=200, by_epoch=False, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

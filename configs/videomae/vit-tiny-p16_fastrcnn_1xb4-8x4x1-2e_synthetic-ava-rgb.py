@@ -92,5 +92,8 @@ param_scheduler = [
          convert_to_iter_based=True)
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(num_layers=2))
-default_hooks = dict(logger=dict(interval=1))
+# crash-safe checkpoints and RNG states in checkpoints (mmevad.engine.hooks), as in
+# configs/_base_/default_runtime.py, which this config does not inherit
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='RandomStateHook')]
 auto_scale_lr = dict(base_batch_size=4)  # 1 process x 4 clips

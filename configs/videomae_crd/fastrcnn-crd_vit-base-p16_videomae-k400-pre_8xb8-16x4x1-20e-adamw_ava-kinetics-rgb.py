@@ -8,6 +8,10 @@ _base_ = [
 ]
 
 custom_imports = dict(imports=['mmevad'], allow_failed_imports=False)
+# crash-safe checkpoints and RNG states in checkpoints (mmevad.engine.hooks), as in
+# configs/_base_/default_runtime.py, which this config does not inherit
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='RandomStateHook')]
 
 # The ViT-B values of configs/_base_/models/evad_vit-base-p16.py; that file cannot be a second
 # _base_ here because mmengine refuses a top-level key (`model`) defined by two bases.

@@ -1,2 +1,2 @@
-from .data_report_hook import DataReportHook  # noqa: F401
+from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403

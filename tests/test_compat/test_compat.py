@@ -150,3 +150,56 @@ def test_distributed_cpu_processes(tmp_path):
     for rank in (0, 1):
         assert (tmp_path / f'rank{rank}').read_text() == (
             'sum 2 CPUTolerantDistributedDataParallel')
+
+
+# ---------------------------------------------------------------------------------------------
+AVA_METRIC_RUN = """
+import sys
+if sys.argv[1] == 'fixed':
+    import mmevad  # noqa: F401
+import torch
+import mmaction.evaluation  # noqa: F401  (registers AVAMetric)
+from mmaction.registry import METRICS
+
+columns = int(sys.argv[2])
+metric = METRICS.build(dict(type='AVAMetric', ann_file='missing_gt.csv', label_file='missing.pbtxt',
+                            exclude_file='missing_excluded.csv', num_classes=81))
+sample = dict(video_id='vid', timestamp=902,
+              pred_instances=dict(bboxes=torch.tensor([[0.1, 0.1, 0.5, 0.9]]),
+                                  scores=torch.full((1, columns), 0.5)))
+try:
+    metric.process([], [sample])
+    metric.compute_metrics(metric.results)
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+@pytest.mark.skipif('mmaction2-AVAMetric-result-file-in-working-dir' not in DEFECTS,
+                    reason='installed mmaction2 no longer writes the result CSV into the cwd')
+@pytest.mark.parametrize('mode', ['upstream', 'fixed'])
+def test_failed_ava_evaluation_leaves_no_result_file(tmp_path, mode):
+    script = tmp_path / 'metric.py'
+    script.write_text(AVA_METRIC_RUN)
+    run = subprocess.run([sys.executable, str(script), mode, '81'], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert 'FileNotFoundError' in run.stdout, run.stdout + run.stderr  # the label map file
+    leftovers = sorted(p.name for p in tmp_path.glob('AVA_*_result.csv'))
+    if mode == 'upstream':
+        assert len(leftovers) == 1  # the defect
+    else:
+        assert leftovers == []
+
+
+@pytest.mark.skipif('mmaction2-AVAMetric-result-file-in-working-dir' not in DEFECTS,
+                    reason='installed mmaction2 no longer has the defect')
+def test_ava_metric_names_a_class_count_mismatch(tmp_path):
+    script = tmp_path / 'metric.py'
+    script.write_text(AVA_METRIC_RUN)
+    upstream = subprocess.run([sys.executable, str(script), 'upstream', '6'], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+    assert upstream.stdout.strip() == 'AssertionError'  # no message at all
+    fixed = subprocess.run([sys.executable, str(script), 'fixed', '6'], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert fixed.stdout.startswith('ValueError AVAMetric(num_classes=81)'), fixed.stderr
+    assert 'video vid at timestamp 902' in fixed.stdout and 'predicts 6 columns' in fixed.stdout

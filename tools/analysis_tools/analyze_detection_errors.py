@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/analyze_detection_errors.py CONFIG CHECKPOINT
         [--splits val train] [--thresholds 0.7 0.3] [--val-data-root DIR]
-        [--cfg-options k=v ...]
+        [--no-strict-load] [--cfg-options k=v ...]
 
 For each split it reports, with the config's evaluator (``AVAMetric``):
 
@@ -30,10 +30,11 @@ import torch
 from mmdet.evaluation.functional import eval_map
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmevad  # noqa: F401  (compat fixes, registers the models)
+from mmevad.utils import load_checkpoint_strictly
 
 
 def parse_args():
@@ -45,6 +46,8 @@ def parse_args():
                         help='person_score_thr values to test the model at')
     parser.add_argument('--val-data-root',
                         help='read the val split from this data root instead (same layout)')
+    parser.add_argument('--no-strict-load', action='store_true',
+                        help='load a checkpoint that does not fit the model of the config')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     return parser.parse_args()
 
@@ -140,7 +143,9 @@ def main():
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    load_checkpoint_strictly(
+        model, args.checkpoint, map_location='cpu', strict=not args.no_strict_load,
+        hint='Pass --no-strict-load to analyse with the weights that fit.')
     model.eval()
     for split in args.splits:
         loader_cfg, evaluator_cfg = split_settings(cfg, split, args.val_data_root)

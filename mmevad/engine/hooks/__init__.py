@@ -1,0 +1,6 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .data_report_hook import DataReportHook
+from .random_state_hook import RandomStateHook
+from .strict_load_hook import StrictLoadHook
+
+__all__ = ['AtomicCheckpointHook', 'DataReportHook', 'RandomStateHook', 'StrictLoadHook']
