@@ -2,10 +2,11 @@
 
     python tools/analysis_tools/visualize_keyframe.py CONFIG CHECKPOINT --out-dir DIR
         [--index N | --img-key VIDEO,TIMESTAMP] [--score-thr 0.5] [--no-gt]
-        [--cfg-options k=v ...]
+        [--min-short-side 360] [--cfg-options k=v ...]
 
 Writes ``DIR/<video>_<timestamp>_detections.png`` (the raw keyframe; ground truth left,
-predictions right, see ``EVADLocalVisualizer``) and ``DIR/<video>_<timestamp>_kept_tokens.png``
+predictions right, see ``EVADLocalVisualizer``; small frames are enlarged to
+``--min-short-side`` first so that the labels stay legible) and ``DIR/<video>_<timestamp>_kept_tokens.png``
 (which non-keyframe tokens of the clip survive each pruning block, drawn over the resized
 frames the backbone saw; see ``mmevad.visualization.draw_kept_tokens``). One forward pass of
 the model through ``test_step``, as in tools/test.py.
@@ -40,6 +41,9 @@ def parse_args():
     parser.add_argument('--score-thr', type=float, default=0.5,
                         help='smallest action score drawn')
     parser.add_argument('--no-gt', action='store_true', help='draw the predictions only')
+    parser.add_argument('--min-short-side', type=int, default=360,
+                        help='enlarge smaller keyframes to this short side before drawing '
+                        '(0: never)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args()
@@ -90,7 +94,13 @@ def main():
     if classes is not None:
         visualizer.dataset_meta = dict(classes=classes)
     detections = osp.join(args.out_dir, f'{name}_detections.png')
-    visualizer.add_datasample(name, load_keyframe(dataset, index), data_sample,
+    keyframe = load_keyframe(dataset, index)
+    short_side = min(keyframe.shape[:2])
+    if short_side < args.min_short_side:
+        # boxes follow: predictions are in [0, 1], ground truth is rescaled from img_shape
+        keyframe = mmcv.imrescale(keyframe, args.min_short_side / short_side,
+                                  interpolation='bicubic')
+    visualizer.add_datasample(name, keyframe, data_sample,
                               draw_gt=not args.no_gt, out_file=detections,
                               pred_score_thr=args.score_thr)
 
