@@ -238,7 +238,7 @@ def draw_kept_tokens(frames: Union[np.ndarray, Sequence[np.ndarray]],
     # wide enough for the tiles and every line of text
     width_all = max([t * tile_w + (t + 1) * gap] + [
         _text_width(text, font) + 2 * gap for text in row_texts
-    ] + [_text_width(legend, font * 0.9) + 3 * gap + (_text_width(title, font, True)
+    ] + [_text_width(legend, font * 0.9) + 2 * gap + (_text_width(title, font, True) + 40
                                                        if title else 0)])
     top = 2 * line_h  # title and legend, then column headers
     height_all = top + len(masks) * (line_h + tile_height + gap) + gap

@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/visualize_keyframe.py CONFIG CHECKPOINT --out-dir DIR
         [--index N | --img-key VIDEO,TIMESTAMP] [--score-thr 0.5] [--no-gt]
-        [--min-short-side 360] [--cfg-options k=v ...]
+        [--min-short-side 360] [--tile-height 240] [--cfg-options k=v ...]
 
 Writes ``DIR/<video>_<timestamp>_detections.png`` (the raw keyframe; ground truth left,
 predictions right, see ``EVADLocalVisualizer``; small frames are enlarged to
@@ -44,6 +44,8 @@ def parse_args():
     parser.add_argument('--min-short-side', type=int, default=360,
                         help='enlarge smaller keyframes to this short side before drawing '
                         '(0: never)')
+    parser.add_argument('--tile-height', type=int, default=240,
+                        help='height of each frame of the kept-token view')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args()
@@ -114,7 +116,7 @@ def main():
     view = draw_kept_tokens(
         frames, masks, output.grid, patch_size=model.backbone.patch_size,
         row_labels=[f'after block {b} (keep rate {rates[b]:g})' for b in blocks],
-        title=f'{img_key}: kept tokens')
+        tile_height=args.tile_height, title=f'{img_key}: kept tokens')
     kept_tokens = osp.join(args.out_dir, f'{name}_kept_tokens.png')
     mmcv.imwrite(np.ascontiguousarray(view[..., ::-1]), kept_tokens)
     print(f'wrote {detections} and {kept_tokens}')
