@@ -6,10 +6,11 @@
 
 Writes ``DIR/<video>_<timestamp>_detections.png`` (the raw keyframe; ground truth left,
 predictions right, see ``EVADLocalVisualizer``; small frames are enlarged to
-``--min-short-side`` first so that the labels stay legible) and ``DIR/<video>_<timestamp>_kept_tokens.png``
-(which non-keyframe tokens of the clip survive each pruning block, drawn over the resized
-frames the backbone saw; see ``mmevad.visualization.draw_kept_tokens``). One forward pass of
-the model through ``test_step``, as in tools/test.py.
+``--min-short-side`` first so that the labels stay legible) and
+``DIR/<video>_<timestamp>_kept_tokens.png`` (which non-keyframe tokens of the clip survive
+each pruning block, drawn over the resized frames the backbone saw; see
+``mmevad.visualization.draw_kept_tokens``). One forward pass of the model through
+``test_step``, as in tools/test.py.
 """
 import argparse
 import os
