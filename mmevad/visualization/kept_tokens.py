@@ -238,16 +238,15 @@ def draw_kept_tokens(frames: Union[np.ndarray, Sequence[np.ndarray]],
     # wide enough for the tiles and every line of text
     width_all = max([t * tile_w + (t + 1) * gap] + [
         _text_width(text, font) + 2 * gap for text in row_texts
-    ] + [_text_width(legend, font * 0.9) + 2 * gap + (_text_width(title, font, True) + 40
-                                                       if title else 0)])
-    top = 2 * line_h  # title and legend, then column headers
+    ] + [_text_width(legend, font * 0.9) + 2 * gap,
+         _text_width(title, font, True) + 2 * gap if title else 0])
+    top = (2 if title else 1) * line_h + line_h  # title, legend, then column headers
     height_all = top + len(masks) * (line_h + tile_height + gap) + gap
     canvas = np.full((height_all, width_all, 3), BACKGROUND, np.uint8)
 
     if title:
         _put_text(canvas, title, gap, line_h - 10, font, bold=True)
-    _put_text(canvas, legend, width_all - gap - _text_width(legend, font * 0.9), line_h - 10,
-              font * 0.9)
+    _put_text(canvas, legend, gap, (2 if title else 1) * line_h - 10, font * 0.9)
     for s in range(t):
         x = gap + s * (tile_w + gap)
         label = f'slot {s}' + (' (keyframe)' if s == key_slot else '')
