@@ -10,5 +10,11 @@ custom_imports = dict(imports=['mmevad'], allow_failed_imports=False)
 # so that --resume continues exactly as the uninterrupted run (mmevad.engine.hooks). The data
 # report repeats each epoch what EVADAVADataset clipped or dropped in the annotations (nothing if
 # clean).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+# EVAD's detections drawn on raw keyframes; tools/test.py --show-dir / --show switch drawing on
+# (draw=True), e.g. --cfg-options default_hooks.visualization.draw=True for validation.
+visualizer = dict(type='EVADLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')],
+                  name='visualizer')
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'),
+    visualization=dict(type='EVADVisualizationHook', draw=False))
 custom_hooks = [dict(type='RandomStateHook'), dict(type='DataReportHook')]
