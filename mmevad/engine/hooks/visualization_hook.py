@@ -52,8 +52,9 @@ def load_keyframe(dataset, index: int) -> np.ndarray:
     results = copy.deepcopy(dataset.get_data_info(index))
     for transform in dataset.pipeline.transforms:
         if isinstance(transform, SampleAVAFrames):
-            # the clip's centre frame only (the keyframe), sampled as the clip is
-            transform = SampleAVAFrames(clip_len=1, frame_interval=1, test_mode=True)
+            # the clip's centre frame only (the keyframe), sampled as the clip is (by the same
+            # class: mmevad's SampleAVAKeyframeClip and mmaction's SampleAVAFrames differ by one)
+            transform = type(transform)(clip_len=1, frame_interval=1, test_mode=True)
         results = transform(results)
         if 'imgs' in results:
             imgs = results['imgs']
