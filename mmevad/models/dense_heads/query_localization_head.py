@@ -169,6 +169,13 @@ class QueryLocalizationHead(BaseModule):
                                  f'{head.in_channels} but proposal_feature_channel='
                                  f'{self.proposal_feature_channel}; they must be equal')
 
+    @property
+    def num_loss_terms(self) -> int:
+        """EVAD's localization loss terms: ``loss_cls``, ``loss_bbox`` and ``loss_giou`` per
+        stage. The optional denoising terms are not counted (the divisor of ``EVAD``'s
+        ``loss_reduction='mean'``, docs/official_behaviours.md#d10)."""
+        return 3 * self.num_stages
+
     def init_weights(self) -> None:
         """Initialise as docs/algorithm.md#initialization.
 

@@ -156,6 +156,12 @@ class ContextRefinementRoIHead(BaseModule):
                     _in_mmdet_scope(train_cfg['sampler']), default_args=dict(context=self))
 
     @property
+    def num_loss_terms(self) -> int:
+        """One ``loss_action`` per decoder layer (the divisor of ``EVAD``'s
+        ``loss_reduction='mean'``, docs/official_behaviours.md#d10)."""
+        return len(self.decoder.blocks)
+
+    @property
     def with_bbox(self) -> bool:
         """Always True: mmdet's two-stage detectors refuse to predict without a box head."""
         return True
