@@ -12,7 +12,7 @@ from torch import Tensor
 
 from mmaction.registry import MODELS
 from mmaction.utils import ConfigType, OptMultiConfig
-from mmevad.structures import TokenPruningOutput
+from mmevad.structures import TokenPruningOutput, keyframe_first, token_positions
 from ..layers import TransformerBlock, get_sinusoid_encoding, resize_pos_embed
 
 __all__ = ['TokenPruningViT', 'pruning_schedule']
@@ -331,13 +331,10 @@ class TokenPruningViT(BaseModule):
         t, h, w = grid
         num_keyframe = h * w
         counts = self.token_counts(grid)  # validates every budget before any work
-        batch, num_tokens, channels = x.shape
+        batch, num_tokens, _ = x.shape
         # keyframe-first order (docs/algorithm.md#keyframe-first): slot t//2, then the other slots
         # in temporal order
-        slots = x.view(batch, t, num_keyframe, channels)
-        key = t // 2
-        x = torch.cat([slots[:, key:key + 1], slots[:, :key], slots[:, key + 1:]], 1)
-        x = x.flatten(1, 2)
+        x = keyframe_first(x, grid)
         # non-keyframe global index (docs/algorithm.md#keyframe-first) of each token in x[:, Nk:]
         kept_index = torch.arange(
             num_tokens - num_keyframe, device=x.device).repeat(batch, 1)
@@ -389,15 +386,9 @@ class TokenPruningViT(BaseModule):
         """Scatter tokens back to their positions: ``(B, Nk + K, C) -> (B, C, t, h, w)``,
         zeros at pruned positions."""
         t, h, w = grid
-        num_keyframe = h * w
         batch, _, channels = x.shape
-        key_start = (t // 2) * num_keyframe
-        # non-keyframe global index -> flattened (t, h, w) position
-        # (docs/algorithm.md#keyframe-first)
-        others = kept_index + num_keyframe * (kept_index >= key_start).long()
-        keyframe = torch.arange(key_start, key_start + num_keyframe, device=x.device)
-        position = torch.cat([keyframe.expand(batch, -1), others], 1)
-        dense = x.new_zeros(batch, t * num_keyframe, channels).scatter(
+        position = token_positions(kept_index, grid)  # (B, Nk + K) grid-order positions
+        dense = x.new_zeros(batch, t * h * w, channels).scatter(
             1, position[..., None].expand(-1, -1, channels), x)
         return dense.view(batch, t, h, w, channels).permute(0, 4, 1, 2, 3)
 

@@ -15,7 +15,7 @@ from mmengine.model.weight_init import initialize
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from mmevad.structures import TokenPruningOutput
+from mmevad.structures import TokenPruningOutput, keyframe_first
 from ..layers.context_refinement_decoder import ContextRefinementDecoder
 from ..layers.pos_embed import get_sinusoid_encoding, resize_pos_embed
 from .actor_token_extractor import ActorTokenExtractor
@@ -451,9 +451,6 @@ def _as_unpruned(feats: Tensor) -> Tuple[Tuple[int, int, int], Tensor, Tensor]:
         ``(B, (t - 1) * h * w)``.
     """
     B, _, t, h, w = feats.shape
-    slots = feats.flatten(3).permute(0, 2, 3, 1)  # (B, t, h * w, C)
-    key = t // 2
-    tokens = torch.cat((slots[:, key], slots[:, :key].flatten(1, 2),
-                        slots[:, key + 1:].flatten(1, 2)), dim=1)
+    tokens = keyframe_first(feats.flatten(2).transpose(1, 2), (t, h, w))  # (B, t * h * w, C)
     kept_index = torch.arange((t - 1) * h * w, device=feats.device).expand(B, -1)
     return (t, h, w), tokens, kept_index
