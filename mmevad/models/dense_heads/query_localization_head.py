@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 from mmdet.models.dense_heads import EmbeddingRPNHead
 from mmdet.models.losses import accuracy
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import reduce_mean
 from mmengine.logging import MMLogger
@@ -24,8 +26,9 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmaction.registry import MODELS, TASK_UTILS
+from mmaction.registry import MODELS
 from mmaction.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig, SampleList
+from ..utils.mmdet_build import build_in_mmdet_scope
 
 __all__ = ['QueryLocalizationHead']
 
@@ -54,15 +57,14 @@ class QueryLocalizationHead(BaseModule):
     Args:
         bbox_roi_extractor (dict): config of the RoI extractor shared by all stages (it has no
             parameters), e.g. mmdet ``SingleRoIExtractor`` with ``RoIAlign(7, sampling_ratio=2,
-            aligned=True)``, ``featmap_strides=[4, 8, 16, 32]``, ``finest_scale=56``. Needs
-            ``_scope_='mmdet'``.
+            aligned=True)``, ``featmap_strides=[4, 8, 16, 32]``, ``finest_scale=56``. Built in
+            mmdet's scope unless it names another ``_scope_`` (as every mmdet part here).
         bbox_head (dict | list[dict]): config of a stage, an mmdet ``DIIHead`` with
             ``num_classes=1`` and a softmax ``CrossEntropyLoss`` (``use_sigmoid=False``, class
             weights ``[person, no-object]``); ``loss_bbox`` and ``loss_iou`` are the L1 and GIoU
-            losses. One dict is used for every stage; a list gives one per stage. Needs
-            ``_scope_='mmdet'``.
+            losses. One dict is used for every stage; a list gives one per stage.
         train_cfg (dict, optional): ``dict(assigner=...)``, the Hungarian assigner of every stage
-            (``_scope_='mmdet'``). Needed for :meth:`loss_and_predict`. Defaults to None.
+            (mmdet ``HungarianAssigner``). Needed for :meth:`loss_and_predict`. Defaults to None.
         num_proposals (int): number of learned proposals ``P``. Defaults to 100.
         proposal_feature_channel (int): width of the proposal features; equals the FPN's
             ``out_channels`` and the stages' ``in_channels``. Defaults to 256.
@@ -137,16 +139,16 @@ class QueryLocalizationHead(BaseModule):
         # Learned proposal boxes (normalised cxcywh) and features, shared by all images.
         self.proposal_generator = EmbeddingRPNHead(
             num_proposals=num_proposals, proposal_feature_channel=proposal_feature_channel)
-        self.bbox_roi_extractor = MODELS.build(bbox_roi_extractor)
-        self.bbox_head = ModuleList([MODELS.build(cfg) for cfg in head_cfgs])
+        self.bbox_roi_extractor = build_in_mmdet_scope(MMDET_MODELS, bbox_roi_extractor)
+        self.bbox_head = ModuleList([build_in_mmdet_scope(MMDET_MODELS, cfg) for cfg in head_cfgs])
         if denoising_groups:
             self.denoising_feature = nn.Embedding(1, proposal_feature_channel)
         self.assigner = None
         if train_cfg is not None:
             if 'assigner' not in train_cfg:
                 raise KeyError('train_cfg of QueryLocalizationHead needs an "assigner" '
-                               '(e.g. mmdet HungarianAssigner with _scope_="mmdet")')
-            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+                               '(e.g. mmdet HungarianAssigner)')
+            self.assigner = build_in_mmdet_scope(MMDET_TASK_UTILS, train_cfg['assigner'])
         self._check_stages()
 
     def _check_stages(self) -> None:

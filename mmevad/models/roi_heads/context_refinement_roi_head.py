@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from mmevad.structures import TokenPruningOutput, keyframe_first
 from ..layers.context_refinement_decoder import ContextRefinementDecoder
 from ..layers.pos_embed import get_sinusoid_encoding, resize_pos_embed
+from ..utils.mmdet_build import build_in_mmdet_scope
 from .actor_token_extractor import ActorTokenExtractor
 from .bbox_transforms import bboxes_to_unit, extend_bboxes
 from .token_remapping import KEPT_TOKEN_ORDERS, remap_tokens
@@ -150,10 +151,10 @@ class ContextRefinementRoIHead(BaseModule):
         self.bbox_assigner = None
         self.bbox_sampler = None
         if train_cfg is not None and train_cfg.get('assigner') is not None:
-            self.bbox_assigner = TASK_UTILS.build(_in_mmdet_scope(train_cfg['assigner']))
+            self.bbox_assigner = build_in_mmdet_scope(TASK_UTILS, train_cfg['assigner'])
             if train_cfg.get('sampler') is not None:
-                self.bbox_sampler = TASK_UTILS.build(
-                    _in_mmdet_scope(train_cfg['sampler']), default_args=dict(context=self))
+                self.bbox_sampler = build_in_mmdet_scope(
+                    TASK_UTILS, train_cfg['sampler'], default_args=dict(context=self))
 
     @property
     def num_loss_terms(self) -> int:
@@ -417,13 +418,6 @@ def _pooling_bboxes(rpn_results_list: InstanceList) -> List[Tensor]:
                              f'{tuple(results.bboxes.shape)}; give one unclipped box per box')
         pooling.append(bboxes)
     return pooling
-
-
-def _in_mmdet_scope(cfg: dict) -> dict:
-    """A copy of ``cfg`` built in mmdet's scope unless it names its own ``_scope_``."""
-    cfg = dict(cfg)
-    cfg.setdefault('_scope_', 'mmdet')
-    return cfg
 
 
 def _single_map(x: Union[Tensor, Sequence[Tensor]]) -> Tensor:

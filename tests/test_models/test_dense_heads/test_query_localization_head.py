@@ -456,3 +456,24 @@ def test_ignored_degenerate_gt_is_said_once():
     warning.assert_called_once()
     assert 'ignores 1 ground-truth boxes with zero or negative width' in warning.call_args[0][0]
     assert 'check_dataset.py' in warning.call_args[0][0]
+
+
+def test_mmdet_parts_are_built_in_mmdet_scope_without_naming_it():
+    """Both heads build their mmdet parts one way (build_in_mmdet_scope): mmdet's scope unless
+    the config names another; the configs' explicit _scope_='mmdet' changes nothing."""
+    _, cfg = tiny_model_cfg()
+    for part in (cfg.bbox_head, cfg.train_cfg.assigner):
+        assert part.pop('_scope_') == 'mmdet'
+    cfg.bbox_roi_extractor.update(type='SingleRoIExtractor')
+    cfg.bbox_roi_extractor.pop('_scope_')
+    torch.manual_seed(0)
+    head = MODELS.build(cfg)
+    _, scoped = tiny_model_cfg()
+    scoped.bbox_roi_extractor.update(type='SingleRoIExtractor', _scope_='mmdet')
+    torch.manual_seed(0)
+    reference = MODELS.build(scoped)
+    assert type(head.assigner).__name__ == 'HungarianAssigner'
+    assert type(head.bbox_roi_extractor) is type(reference.bbox_roi_extractor)
+    assert [type(h) for h in head.bbox_head] == [type(h) for h in reference.bbox_head]
+    for (name, a), (_, b) in zip(head.state_dict().items(), reference.state_dict().items()):
+        assert torch.equal(a, b), name
