@@ -107,7 +107,7 @@ def test_optional_denoising_terms_leave_the_evad_terms_unchanged(batch):
     # same weights (the denoising feature is the only extra parameter); eval: no dropout, so the
     # only randomness is the denoising jitter, drawn after the EVAD terms
     missing, unexpected = denoising.load_state_dict(plain.state_dict(), strict=False)
-    assert missing == ['localization_head.denoising_feature.weight'] and unexpected == []
+    assert missing == ['localization_head.denoising.feature'] and unexpected == []
     plain.eval(), denoising.eval()
     data = preprocess(plain, batch, True)
     with torch.no_grad():
