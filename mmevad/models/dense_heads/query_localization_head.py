@@ -28,6 +28,7 @@ from torch import Tensor
 
 from mmaction.registry import MODELS
 from mmaction.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig, SampleList
+from mmevad.structures import clip_bboxes
 from ..utils.mmdet_build import build_in_mmdet_scope
 from .query_training_extras import PERSON, BoxDenoising, one_to_many_assign
 
@@ -462,12 +463,8 @@ class QueryLocalizationHead(BaseModule):
         stage_cls_scores, stage_bboxes = self(feats, data_samples)
         results = self._results(stage_cls_scores[-1], stage_bboxes[-1])
         for result, data_sample in zip(results, data_samples):
-            h, w = data_sample.metainfo['img_shape'][:2]
-            bboxes = result.bboxes.clone()
-            bboxes[:, 0::2] = bboxes[:, 0::2].clamp(min=0, max=w - 1)
-            bboxes[:, 1::2] = bboxes[:, 1::2].clamp(min=0, max=h - 1)
             result.unclipped_bboxes = result.bboxes
-            result.bboxes = bboxes
+            result.bboxes = clip_bboxes(result.bboxes, data_sample.metainfo['img_shape'])
         return results
 
     @staticmethod
