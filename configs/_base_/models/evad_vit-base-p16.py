@@ -8,9 +8,9 @@ _base_ = ['./tpvit-base-p16.py']
 num_stages = 6
 num_proposals = 100
 feat_channels = 256  # FPN output width = proposal feature width
-# docs/official_behaviours.md#d1: the released models write the kept tokens back in score order onto
-# ascending positions. The backbone keeps score order ('official') and the RoI head fills positions
-# ascending ('official'); 'sorted' in either place puts every token at its true position.
+# docs/official_behaviours.md#d1: the released models write the kept tokens (which the backbone
+# returns in selection order) back onto ascending positions; the RoI head's 'official' reproduces
+# that, 'sorted' puts every token at its true position.
 kept_token_order = 'official'
 
 model = dict(
@@ -25,7 +25,6 @@ model = dict(
         mean=[114.75, 114.75, 114.75],
         std=[57.375, 57.375, 57.375],
         pad_size_divisor=32),
-    backbone=dict(kept_token_order=kept_token_order),
     neck=dict(
         type='FPN',
         _scope_='mmdet',

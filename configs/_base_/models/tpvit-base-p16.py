@@ -20,7 +20,5 @@ model = dict(
         keep_rates=[1.] * depth,
         enhanced_weight=1.,
         feature_taps=(2, 5, 8, 11),
-        # docs/official_behaviours.md#d1: the order the released models were trained with
-        kept_token_order='official',
         out_type='evad',
         with_cp=True))

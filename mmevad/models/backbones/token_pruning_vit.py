@@ -1,6 +1,7 @@
 """VideoMAE ViT with EVAD's keyframe-centric token pruning (docs/algorithm.md#backbone)."""
 import math
-from typing import List, Sequence, Tuple, Union
+import warnings
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +12,7 @@ from torch import Tensor
 
 from mmaction.registry import MODELS
 from mmaction.utils import ConfigType, OptMultiConfig
-from mmevad.structures import TokenPruningOutput
+from mmevad.structures import TokenPruningOutput, keyframe_first, token_positions
 from ..layers import TransformerBlock, get_sinusoid_encoding, resize_pos_embed
 
 __all__ = ['TokenPruningViT', 'pruning_schedule']
@@ -19,7 +20,6 @@ __all__ = ['TokenPruningViT', 'pruning_schedule']
 NUM_FEATURE_MAPS = 4  # keyframe maps for the FPN: p2..p5
 
 OUT_TYPES = ('evad', 'dense')
-KEPT_TOKEN_ORDERS = ('official', 'sorted')
 
 
 def pruning_schedule(num_tokens: int, num_keyframe: int,
@@ -54,6 +54,27 @@ def pruning_schedule(num_tokens: int, num_keyframe: int,
         num_tokens = kept
         counts.append(num_tokens)
     return counts
+
+
+def _check_deprecated_kept_token_order(kept_token_order: Optional[str]) -> None:
+    """The backbone's former ``kept_token_order``: the option now belongs to the RoI head alone
+    (docs/official_behaviours.md#d1), which is the only place where the order changes an output."""
+    if kept_token_order is None:
+        return
+    where = ('set it on the RoI head instead: ContextRefinementRoIHead(kept_token_order=...), '
+             'docs/official_behaviours.md#d1')
+    if kept_token_order == 'official':
+        warnings.warn(f"TokenPruningViT(kept_token_order='official') is deprecated and ignored: "
+                      f'the backbone always returns its kept tokens in selection order; {where}',
+                      FutureWarning, stacklevel=3)
+        return
+    if kept_token_order == 'sorted':
+        raise ValueError("TokenPruningViT(kept_token_order='sorted') is no longer supported: "
+                         'the backbone always returns its kept tokens in selection order, and '
+                         "the RoI head's kept_token_order='sorted' puts every token at its own "
+                         f'position (what this setting did); remove it from the backbone and {where}')
+    raise ValueError(f"kept_token_order={kept_token_order!r} is not one of ('official', "
+                     f"'sorted'), and it is no longer a backbone option; {where}")
 
 
 @MODELS.register_module()
@@ -106,10 +127,12 @@ class TokenPruningViT(BaseModule):
             small models from scratch, where early convolutions learn faster than a patchify
             layer (Xiao et al., "Early Convolutions Help Transformers See Better", 2021).
             Defaults to ().
-        kept_token_order (str): order of the kept non-keyframe tokens in the output. 'official'
-            keeps the top-k (descending score) order of the last pruning block that the
-            released EVAD models were trained with (docs/official_behaviours.md#d1); 'sorted' orders
-            them by position. Only the order differs. Defaults to 'official'.
+        kept_token_order (str, optional): deprecated; the order of the kept tokens on the grid
+            is the RoI head's option (``ContextRefinementRoIHead(kept_token_order=...)``,
+            docs/official_behaviours.md#d1). The backbone always returns the kept tokens in
+            selection order with their ``kept_index``. ``'official'`` (what old configs set) is
+            ignored with a warning; ``'sorted'`` is refused, because ignoring it would change
+            the outputs. Defaults to None.
         out_type (str): 'evad' returns a :class:`~mmevad.structures.TokenPruningOutput`;
             'dense' returns one ``(B, C, t, h, w)`` map with every kept token at its position
             and zeros at pruned positions (a drop-in for mmaction2's ``VisionTransformer`` with
@@ -138,7 +161,7 @@ class TokenPruningViT(BaseModule):
                  feature_taps: Sequence[int] = (2, 5, 8, 11),
                  feature_strides: Sequence[int] = (4, 8, 16, 32),
                  stem_channels: Sequence[int] = (),
-                 kept_token_order: str = 'official',
+                 kept_token_order: Optional[str] = None,
                  out_type: str = 'evad',
                  with_cp: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -149,8 +172,8 @@ class TokenPruningViT(BaseModule):
             ]
         super().__init__(init_cfg=init_cfg)
         self._check_args(img_size, patch_size, depth, num_frames, tubelet_size, keep_rates,
-                         enhanced_weight, feature_taps, feature_strides, stem_channels,
-                         kept_token_order, out_type)
+                         enhanced_weight, feature_taps, feature_strides, stem_channels, out_type)
+        _check_deprecated_kept_token_order(kept_token_order)
         self.embed_dims = embed_dims
         self.patch_size = patch_size
         self.in_channels = in_channels
@@ -159,7 +182,6 @@ class TokenPruningViT(BaseModule):
         self.enhanced_weight = float(enhanced_weight)
         self.feature_taps = tuple(int(index) for index in feature_taps)
         self.feature_strides = tuple(int(stride) for stride in feature_strides)
-        self.kept_token_order = kept_token_order
         self.out_type = out_type
 
         self.stem = ModuleList()
@@ -201,12 +223,9 @@ class TokenPruningViT(BaseModule):
     @staticmethod
     def _check_args(img_size, patch_size, depth, num_frames, tubelet_size, keep_rates,
                     enhanced_weight, feature_taps, feature_strides, stem_channels,
-                    kept_token_order, out_type) -> None:
+                    out_type) -> None:
         if out_type not in OUT_TYPES:
             raise ValueError(f'out_type={out_type!r} is not one of {OUT_TYPES}')
-        if kept_token_order not in KEPT_TOKEN_ORDERS:
-            raise ValueError(
-                f'kept_token_order={kept_token_order!r} is not one of {KEPT_TOKEN_ORDERS}')
         if img_size % patch_size:
             raise ValueError(f'img_size={img_size} is not a multiple of '
                              f'patch_size={patch_size}')
@@ -312,13 +331,10 @@ class TokenPruningViT(BaseModule):
         t, h, w = grid
         num_keyframe = h * w
         counts = self.token_counts(grid)  # validates every budget before any work
-        batch, num_tokens, channels = x.shape
+        batch, num_tokens, _ = x.shape
         # keyframe-first order (docs/algorithm.md#keyframe-first): slot t//2, then the other slots
         # in temporal order
-        slots = x.view(batch, t, num_keyframe, channels)
-        key = t // 2
-        x = torch.cat([slots[:, key:key + 1], slots[:, :key], slots[:, key + 1:]], 1)
-        x = x.flatten(1, 2)
+        x = keyframe_first(x, grid)
         # non-keyframe global index (docs/algorithm.md#keyframe-first) of each token in x[:, Nk:]
         kept_index = torch.arange(
             num_tokens - num_keyframe, device=x.device).repeat(batch, 1)
@@ -340,8 +356,6 @@ class TokenPruningViT(BaseModule):
                 taps.append(x[:, :num_keyframe])
         x = self.norm(x)
 
-        if self.kept_token_order == 'sorted':
-            x, kept_index = self._sort_by_position(x, kept_index, num_keyframe)
         if self.out_type == 'dense':
             return self._to_dense(x, kept_index, grid)
         feats = tuple(
@@ -371,27 +385,13 @@ class TokenPruningViT(BaseModule):
         return torch.cat([x[:, :num_keyframe], others], 1), kept_index.gather(1, local)
 
     @staticmethod
-    def _sort_by_position(x: Tensor, kept_index: Tensor,
-                          num_keyframe: int) -> Tuple[Tensor, Tensor]:
-        """Reorder ``x[:, Nk:]`` and ``kept_index`` by increasing global index."""
-        kept_index, order = kept_index.sort(dim=1)
-        others = x[:, num_keyframe:].gather(1, order[..., None].expand(-1, -1, x.shape[-1]))
-        return torch.cat([x[:, :num_keyframe], others], 1), kept_index
-
-    @staticmethod
     def _to_dense(x: Tensor, kept_index: Tensor, grid: Tuple[int, int, int]) -> Tensor:
         """Scatter tokens back to their positions: ``(B, Nk + K, C) -> (B, C, t, h, w)``,
         zeros at pruned positions."""
         t, h, w = grid
-        num_keyframe = h * w
         batch, _, channels = x.shape
-        key_start = (t // 2) * num_keyframe
-        # non-keyframe global index -> flattened (t, h, w) position
-        # (docs/algorithm.md#keyframe-first)
-        others = kept_index + num_keyframe * (kept_index >= key_start).long()
-        keyframe = torch.arange(key_start, key_start + num_keyframe, device=x.device)
-        position = torch.cat([keyframe.expand(batch, -1), others], 1)
-        dense = x.new_zeros(batch, t * num_keyframe, channels).scatter(
+        position = token_positions(kept_index, grid)  # (B, Nk + K) grid-order positions
+        dense = x.new_zeros(batch, t * h * w, channels).scatter(
             1, position[..., None].expand(-1, -1, channels), x)
         return dense.view(batch, t, h, w, channels).permute(0, 4, 1, 2, 3)
 

@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 from mmdet.models.dense_heads import EmbeddingRPNHead
 from mmdet.models.losses import accuracy
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import reduce_mean
 from mmengine.logging import MMLogger
@@ -24,8 +26,11 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmaction.registry import MODELS, TASK_UTILS
+from mmaction.registry import MODELS
 from mmaction.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig, SampleList
+from mmevad.structures import clip_bboxes
+from ..utils.mmdet_build import build_in_mmdet_scope
+from .query_training_extras import PERSON, BoxDenoising, one_to_many_assign
 
 __all__ = ['QueryLocalizationHead']
 
@@ -36,7 +41,7 @@ __all__ = ['QueryLocalizationHead']
 # prediction.
 _WH_RATIO_CLIP = 16 / 100000
 
-PERSON = 0  # class index of "person"; index 1 (mmdet's background index num_classes) = no-object
+# PERSON = 0: class index of "person"; index 1 (mmdet's background index num_classes) = no-object
 
 
 @MODELS.register_module()
@@ -54,23 +59,23 @@ class QueryLocalizationHead(BaseModule):
     Args:
         bbox_roi_extractor (dict): config of the RoI extractor shared by all stages (it has no
             parameters), e.g. mmdet ``SingleRoIExtractor`` with ``RoIAlign(7, sampling_ratio=2,
-            aligned=True)``, ``featmap_strides=[4, 8, 16, 32]``, ``finest_scale=56``. Needs
-            ``_scope_='mmdet'``.
+            aligned=True)``, ``featmap_strides=[4, 8, 16, 32]``, ``finest_scale=56``. Built in
+            mmdet's scope unless it names another ``_scope_`` (as every mmdet part here).
         bbox_head (dict | list[dict]): config of a stage, an mmdet ``DIIHead`` with
             ``num_classes=1`` and a softmax ``CrossEntropyLoss`` (``use_sigmoid=False``, class
             weights ``[person, no-object]``); ``loss_bbox`` and ``loss_iou`` are the L1 and GIoU
-            losses. One dict is used for every stage; a list gives one per stage. Needs
-            ``_scope_='mmdet'``.
+            losses. One dict is used for every stage; a list gives one per stage.
         train_cfg (dict, optional): ``dict(assigner=...)``, the Hungarian assigner of every stage
-            (``_scope_='mmdet'``). Needed for :meth:`loss_and_predict`. Defaults to None.
+            (mmdet ``HungarianAssigner``). Needed for :meth:`loss_and_predict`. Defaults to None.
         num_proposals (int): number of learned proposals ``P``. Defaults to 100.
         proposal_feature_channel (int): width of the proposal features; equals the FPN's
             ``out_channels`` and the stages' ``in_channels``. Defaults to 256.
         num_stages (int): number of refinement stages. Defaults to 6.
         stage_loss_weights (Sequence[float], optional): factor on every loss of a stage.
             Defaults to None: 1 for every stage (docs/algorithm.md#localization-losses).
-        matches_per_gt (int): proposals matched to each person in training. 1 (default) is
-            EVAD's one-to-one Hungarian matching. ``k > 1`` matches each person to ``k``
+        matches_per_gt (int): proposals matched to each person in training
+            (:func:`~.query_training_extras.one_to_many_assign`). 1 (default) is EVAD's
+            one-to-one Hungarian matching. ``k > 1`` matches each person to ``k``
             proposals (the Hungarian assignment against the persons repeated ``k`` times, as
             the one-to-many branch of H-DETR), which gives the box losses and the action head
             ``k`` times the positives per clip; the box losses are then divided by ``k`` times
@@ -82,7 +87,8 @@ class QueryLocalizationHead(BaseModule):
             extra queries that are not matched: each is trained to recover its own person (the
             box denoising of DN-DETR, Li et al. 2022). They start from a learned feature of their
             own and do not attend to the learned proposals or to each other, so inference is
-            unchanged. Not in EVAD; 0 (default) adds nothing, not even the parameter.
+            unchanged (:class:`~.query_training_extras.BoxDenoising`). Not in EVAD; 0 (default)
+            adds nothing, not even the parameter.
         denoising_noise (float): the jitter scale above, in (0, 1). Defaults to 0.4.
         init_cfg (dict | list[dict], optional): initialization config. Defaults to None.
     """
@@ -137,16 +143,17 @@ class QueryLocalizationHead(BaseModule):
         # Learned proposal boxes (normalised cxcywh) and features, shared by all images.
         self.proposal_generator = EmbeddingRPNHead(
             num_proposals=num_proposals, proposal_feature_channel=proposal_feature_channel)
-        self.bbox_roi_extractor = MODELS.build(bbox_roi_extractor)
-        self.bbox_head = ModuleList([MODELS.build(cfg) for cfg in head_cfgs])
-        if denoising_groups:
-            self.denoising_feature = nn.Embedding(1, proposal_feature_channel)
+        self.bbox_roi_extractor = build_in_mmdet_scope(MMDET_MODELS, bbox_roi_extractor)
+        self.bbox_head = ModuleList([build_in_mmdet_scope(MMDET_MODELS, cfg) for cfg in head_cfgs])
+        # training extras not in EVAD (query_training_extras.py); off: not even a parameter
+        self.denoising = (BoxDenoising(denoising_groups, denoising_noise, proposal_feature_channel)
+                          if denoising_groups else None)
         self.assigner = None
         if train_cfg is not None:
             if 'assigner' not in train_cfg:
                 raise KeyError('train_cfg of QueryLocalizationHead needs an "assigner" '
-                               '(e.g. mmdet HungarianAssigner with _scope_="mmdet")')
-            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+                               '(e.g. mmdet HungarianAssigner)')
+            self.assigner = build_in_mmdet_scope(MMDET_TASK_UTILS, train_cfg['assigner'])
         self._check_stages()
 
     def _check_stages(self) -> None:
@@ -169,6 +176,22 @@ class QueryLocalizationHead(BaseModule):
                                  f'{head.in_channels} but proposal_feature_channel='
                                  f'{self.proposal_feature_channel}; they must be equal')
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        # checkpoints saved before the denoising queries moved into BoxDenoising
+        old = prefix + 'denoising_feature.weight'
+        if old in state_dict:
+            state_dict[prefix + 'denoising.feature'] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    @property
+    def num_loss_terms(self) -> int:
+        """EVAD's localization loss terms: ``loss_cls``, ``loss_bbox`` and ``loss_giou`` per
+        stage. The optional denoising terms are not counted (the divisor of ``EVAD``'s
+        ``loss_reduction='mean'``, docs/official_behaviours.md#d10)."""
+        return 3 * self.num_stages
+
     def init_weights(self) -> None:
         """Initialise as docs/algorithm.md#initialization.
 
@@ -181,8 +204,8 @@ class QueryLocalizationHead(BaseModule):
         """
         super().init_weights()
         nn.init.normal_(self.proposal_generator.init_proposal_features.weight)
-        if self.denoising_groups:
-            nn.init.normal_(self.denoising_feature.weight)
+        if self.denoising is not None:
+            nn.init.normal_(self.denoising.feature)
         for head in self.bbox_head:
             for layer in (head.fc_cls, head.fc_reg):
                 bound = 1 / math.sqrt(layer.in_features)
@@ -319,8 +342,10 @@ class QueryLocalizationHead(BaseModule):
             for name, value in stage_losses.items():
                 losses[f's{stage}.{name}'] = value * weight if 'loss' in name else value
 
-        if self.denoising_groups:
-            losses.update(self._denoising_loss(feats, batch_gt_instances, batch_img_metas))
+        if self.denoising is not None:
+            losses.update(self.denoising.loss(self._refine, self.bbox_head,
+                                              self.stage_loss_weights, feats,
+                                              batch_gt_instances, batch_img_metas))
 
         results = self._results(stage_cls_scores[-1], stage_bboxes[-1])
         for result, inds, kept in zip(results, gt_inds, kept_gt_inds):
@@ -363,25 +388,18 @@ class QueryLocalizationHead(BaseModule):
 
     def _assign(self, cls_score: Tensor, bboxes: Tensor, batch_gt_instances: InstanceList,
                 batch_img_metas: List[dict]) -> List[Tensor]:
-        """Hungarian matching per image on detached predictions (``matches_per_gt`` copies of
-        every person).
+        """Hungarian matching per image on detached predictions (one-to-one as EVAD; with
+        ``matches_per_gt`` > 1 against that many copies of every person).
 
         Returns:
             list[Tensor]: per image ``(P,)`` long, index into the filtered GT, -1 = unmatched.
         """
-        copies = self.matches_per_gt
         gt_inds = []
         for i, (gt_instances, img_meta) in enumerate(zip(batch_gt_instances, batch_img_metas)):
             pred_instances = InstanceData(scores=cls_score[i].detach(),
                                           bboxes=bboxes[i].detach())
-            targets = gt_instances if copies == 1 else InstanceData(
-                bboxes=gt_instances.bboxes.repeat(copies, 1),
-                labels=gt_instances.labels.repeat(copies))
-            assign_result = self.assigner.assign(pred_instances, targets, img_meta=img_meta)
-            inds = assign_result.gt_inds - 1  # mmdet: 0 = background, k = GT k-1
-            if copies > 1 and len(gt_instances):
-                inds = torch.where(inds >= 0, inds % len(gt_instances), inds)
-            gt_inds.append(inds)
+            gt_inds.append(one_to_many_assign(self.assigner, pred_instances, gt_instances,
+                                              img_meta, copies=self.matches_per_gt))
         return gt_inds
 
     def _stage_loss(self, stage: int, cls_score: Tensor, bboxes: Tensor, gt_inds: List[Tensor],
@@ -422,60 +440,6 @@ class QueryLocalizationHead(BaseModule):
             losses['loss_giou'] = bboxes.sum() * 0
         return losses
 
-    def _denoising_loss(self, feats: Sequence[Tensor], batch_gt_instances: InstanceList,
-                        batch_img_metas: List[dict]) -> dict:
-        """Losses of the jittered person boxes refined by every stage (``denoising_groups``).
-
-        Each of the ``N = groups x persons`` queries is its own one-proposal set, so the stages'
-        self-attention sees nothing else. Per stage: ``s{i}.dn_loss_cls`` (person CE, mean over
-        the ``N`` queries), ``s{i}.dn_loss_bbox`` and ``s{i}.dn_loss_giou`` against the query's
-        own person, divided by ``N`` (this rank's queries); each times its loss weight and the
-        stage weight.
-        """
-        targets = torch.cat([gt.bboxes.repeat(self.denoising_groups, 1)
-                             for gt in batch_gt_instances])  # (N, 4) image-major
-        if not len(targets):  # no person in the batch: zeros, still on the graph
-            zero = self.denoising_feature.weight.sum() * 0
-            return {f's{stage}.dn_{name}': zero for stage in range(self.num_stages)
-                    for name in ('loss_cls', 'loss_bbox', 'loss_giou')}
-        img_inds = torch.cat([
-            targets.new_full((len(gt) * self.denoising_groups, ), i)
-            for i, gt in enumerate(batch_gt_instances)
-        ])
-        img_wh = targets.new_tensor([[m['img_shape'][1], m['img_shape'][0]]
-                                     for m in batch_img_metas])[img_inds.long()]  # (N, 2)
-        whwh = img_wh.repeat(1, 2)
-        bboxes = self._jitter(targets, img_wh)
-        num = len(targets)
-        labels = torch.full((num, ), PERSON, dtype=torch.long, device=targets.device)
-        object_feats = self.denoising_feature.weight.expand(num, 1, -1)  # (N, 1, C)
-        feats = tuple(f.contiguous() for f in feats)  # see forward
-        losses = dict()
-        for stage, head in enumerate(self.bbox_head):
-            rois = torch.cat([img_inds[:, None], bboxes], dim=1)
-            cls_score, new_bboxes, object_feats = self._refine(head, feats, rois, object_feats)
-            weight = self.stage_loss_weights[stage]
-            losses[f's{stage}.dn_loss_cls'] = weight * head.loss_cls(
-                cls_score.reshape(-1, cls_score.size(-1)), labels, avg_factor=num)
-            losses[f's{stage}.dn_loss_bbox'] = weight * head.loss_bbox(
-                new_bboxes / whwh, targets / whwh, avg_factor=num)
-            losses[f's{stage}.dn_loss_giou'] = weight * head.loss_iou(
-                new_bboxes, targets, avg_factor=num)
-            bboxes = new_bboxes.detach()
-        return losses
-
-    def _jitter(self, bboxes: Tensor, img_wh: Tensor) -> Tensor:
-        """Shift the centres by up to ``noise * size / 2`` and scale the sizes by
-        ``1 ± noise`` (uniform), then clip to the image. ``(N, 4)`` pixel xyxy in and out."""
-        size = bboxes[:, 2:] - bboxes[:, :2]
-        centre = (bboxes[:, :2] + bboxes[:, 2:]) / 2
-        noise = self.denoising_noise
-        centre = centre + (torch.rand_like(centre) * 2 - 1) * noise * size / 2
-        size = size * (1 + (torch.rand_like(size) * 2 - 1) * noise)
-        jittered = torch.cat([centre - size / 2, centre + size / 2], dim=1)
-        upper = (img_wh - 1).repeat(1, 2)
-        return torch.minimum(jittered.clamp(min=0), upper)
-
     # ------------------------------------------------------------------------------------------
     # test
     # ------------------------------------------------------------------------------------------
@@ -499,12 +463,8 @@ class QueryLocalizationHead(BaseModule):
         stage_cls_scores, stage_bboxes = self(feats, data_samples)
         results = self._results(stage_cls_scores[-1], stage_bboxes[-1])
         for result, data_sample in zip(results, data_samples):
-            h, w = data_sample.metainfo['img_shape'][:2]
-            bboxes = result.bboxes.clone()
-            bboxes[:, 0::2] = bboxes[:, 0::2].clamp(min=0, max=w - 1)
-            bboxes[:, 1::2] = bboxes[:, 1::2].clamp(min=0, max=h - 1)
             result.unclipped_bboxes = result.bboxes
-            result.bboxes = bboxes
+            result.bboxes = clip_bboxes(result.bboxes, data_sample.metainfo['img_shape'])
         return results
 
     @staticmethod

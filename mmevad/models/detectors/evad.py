@@ -41,10 +41,15 @@ class EVAD(BaseDetector):
             do not (docs/official_behaviours.md#d9). A small model trained briefly, with several
             proposals matched to each person (``QueryLocalizationHead(matches_per_gt=k)``), ranks
             better with it. Defaults to False.
-        loss_reduction (str): ``'mean'`` divides every loss term by the number of terms, as the
+        loss_reduction (str): ``'mean'`` divides every loss term by ``loss_divisor``, as the
             official trainer minimises the mean of its weighted terms (docs/algorithm.md#total-loss,
             docs/official_behaviours.md#d10; 24 terms for ViT-B); ``'sum'`` leaves them, as mmengine
             sums them. Defaults to ``'mean'``.
+        loss_divisor (float, optional): the divisor of ``loss_reduction='mean'``. Defaults to
+            None: the number of EVAD loss terms, which the heads declare from their architecture
+            (``num_loss_terms``: 3 per localization stage, 1 per decoder layer). Optional extra
+            terms (e.g. ``QueryLocalizationHead``'s denoising losses) are divided by the same
+            number but do not change it, so switching them on leaves every EVAD term unchanged.
         data_preprocessor (dict, optional): e.g. ``EVADDataPreprocessor``.
         train_cfg, test_cfg (dict, optional): accepted for config compatibility; the heads carry
             their own.
@@ -61,6 +66,7 @@ class EVAD(BaseDetector):
                  person_nms_iou_thr: Optional[float] = None,
                  action_scores_times_person: bool = False,
                  loss_reduction: str = 'mean',
+                 loss_divisor: Optional[float] = None,
                  data_preprocessor: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
@@ -70,6 +76,9 @@ class EVAD(BaseDetector):
             raise ValueError(f"loss_reduction must be 'mean' (official, "
                              f"docs/official_behaviours.md#d10) or 'sum', "
                              f'got {loss_reduction!r}')
+        if loss_divisor is not None and not loss_divisor > 0:
+            raise ValueError(f'loss_divisor must be a positive number or None (the number of EVAD '
+                             f'loss terms), got {loss_divisor!r}')
         if not 0. <= person_score_thr <= 1.:
             raise ValueError(f'person_score_thr is a probability; got {person_score_thr}')
         if person_nms_iou_thr is not None and not 0. < person_nms_iou_thr <= 1.:
@@ -84,6 +93,21 @@ class EVAD(BaseDetector):
         self.person_nms_iou_thr = person_nms_iou_thr
         self.action_scores_times_person = bool(action_scores_times_person)
         self.loss_reduction = loss_reduction
+        self.loss_divisor = (float(loss_divisor) if loss_divisor is not None else
+                             float(self._num_loss_terms()) if loss_reduction == 'mean' else None)
+
+    def _num_loss_terms(self) -> int:
+        """The number of EVAD loss terms, as the heads declare it (optional extras excluded)."""
+        counts = []
+        for name in ('localization_head', 'roi_head'):
+            count = getattr(getattr(self, name), 'num_loss_terms', None)
+            if count is None:
+                raise ValueError(
+                    f'{name} ({type(getattr(self, name)).__name__}) does not declare '
+                    f"num_loss_terms, which loss_reduction='mean' divides by; set "
+                    f'loss_divisor=<number of loss terms> or loss_reduction=\'sum\'')
+            counts.append(int(count))
+        return sum(counts)
 
     def _check_pad_size_divisor(self) -> None:
         """Refuse a data preprocessor whose padded size is not a multiple of every stride.
@@ -127,8 +151,8 @@ class EVAD(BaseDetector):
                 the resized clip) and ``gt_instances.labels`` (multi-hot action labels).
 
         Returns:
-            dict[str, Tensor]: ``s{i}.loss_*`` and ``d{j}.loss_action`` terms (divided by their
-            count with ``loss_reduction='mean'``) and logged metrics.
+            dict[str, Tensor]: ``s{i}.loss_*`` and ``d{j}.loss_action`` terms (divided by
+            ``loss_divisor`` with ``loss_reduction='mean'``) and logged metrics.
         """
         feats, fpn_feats = self.extract_feat(inputs)
         losses, proposals = self.localization_head.loss_and_predict(fpn_feats, data_samples)
@@ -140,11 +164,15 @@ class EVAD(BaseDetector):
         return self._reduce(losses)
 
     def _reduce(self, losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Divide every loss term by ``loss_divisor`` (``'mean'``); metrics stay as they are.
+
+        The divisor is fixed at construction rather than counted from ``losses``: counting would
+        let optional terms rescale the EVAD ones (docs/official_behaviours.md#d10).
+        """
         if self.loss_reduction == 'sum':
             return losses
-        num_terms = sum('loss' in key for key in losses)
         return {
-            key: value / num_terms if 'loss' in key else value
+            key: value / self.loss_divisor if 'loss' in key else value
             for key, value in losses.items()
         }
 

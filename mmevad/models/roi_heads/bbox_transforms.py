@@ -5,6 +5,8 @@ from typing import Sequence, Tuple
 import torch
 from torch import Tensor
 
+from mmevad.structures import clip_bboxes
+
 __all__ = ['extend_bboxes', 'bboxes_to_unit']
 
 
@@ -28,16 +30,10 @@ def extend_bboxes(bboxes: Tensor, img_shape: Tuple[int, int],
         Tensor: ``(P, 4)`` new boxes; ``bboxes`` is not modified.
     """
     sx, sy = extension
-    h, w = img_shape
     x1, y1, x2, y2 = bboxes.unbind(-1)
     dx = sx * (x2 - x1 + 1) / 2
     dy = sy * (y2 - y1 + 1) / 2
-    return torch.stack((
-        (x1 - dx).clamp(0, w - 1),
-        (y1 - dy).clamp(0, h - 1),
-        (x2 + dx).clamp(0, w - 1),
-        (y2 + dy).clamp(0, h - 1),
-    ), dim=-1)
+    return clip_bboxes(torch.stack((x1 - dx, y1 - dy, x2 + dx, y2 + dy), dim=-1), img_shape)
 
 
 def bboxes_to_unit(bboxes: Tensor, img_meta: dict) -> Tensor:

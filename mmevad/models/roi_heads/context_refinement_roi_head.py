@@ -15,9 +15,10 @@ from mmengine.model.weight_init import initialize
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from mmevad.structures import TokenPruningOutput
+from mmevad.structures import TokenPruningOutput, keyframe_first
 from ..layers.context_refinement_decoder import ContextRefinementDecoder
 from ..layers.pos_embed import get_sinusoid_encoding, resize_pos_embed
+from ..utils.mmdet_build import build_in_mmdet_scope
 from .actor_token_extractor import ActorTokenExtractor
 from .bbox_transforms import bboxes_to_unit, extend_bboxes
 from .token_remapping import KEPT_TOKEN_ORDERS, remap_tokens
@@ -150,10 +151,16 @@ class ContextRefinementRoIHead(BaseModule):
         self.bbox_assigner = None
         self.bbox_sampler = None
         if train_cfg is not None and train_cfg.get('assigner') is not None:
-            self.bbox_assigner = TASK_UTILS.build(_in_mmdet_scope(train_cfg['assigner']))
+            self.bbox_assigner = build_in_mmdet_scope(TASK_UTILS, train_cfg['assigner'])
             if train_cfg.get('sampler') is not None:
-                self.bbox_sampler = TASK_UTILS.build(
-                    _in_mmdet_scope(train_cfg['sampler']), default_args=dict(context=self))
+                self.bbox_sampler = build_in_mmdet_scope(
+                    TASK_UTILS, train_cfg['sampler'], default_args=dict(context=self))
+
+    @property
+    def num_loss_terms(self) -> int:
+        """One ``loss_action`` per decoder layer (the divisor of ``EVAD``'s
+        ``loss_reduction='mean'``, docs/official_behaviours.md#d10)."""
+        return len(self.decoder.blocks)
 
     @property
     def with_bbox(self) -> bool:
@@ -413,13 +420,6 @@ def _pooling_bboxes(rpn_results_list: InstanceList) -> List[Tensor]:
     return pooling
 
 
-def _in_mmdet_scope(cfg: dict) -> dict:
-    """A copy of ``cfg`` built in mmdet's scope unless it names its own ``_scope_``."""
-    cfg = dict(cfg)
-    cfg.setdefault('_scope_', 'mmdet')
-    return cfg
-
-
 def _single_map(x: Union[Tensor, Sequence[Tensor]]) -> Tensor:
     """The one ``(B, C, t, h, w)`` map of a dense backbone output."""
     if isinstance(x, (tuple, list)):
@@ -445,9 +445,6 @@ def _as_unpruned(feats: Tensor) -> Tuple[Tuple[int, int, int], Tensor, Tensor]:
         ``(B, (t - 1) * h * w)``.
     """
     B, _, t, h, w = feats.shape
-    slots = feats.flatten(3).permute(0, 2, 3, 1)  # (B, t, h * w, C)
-    key = t // 2
-    tokens = torch.cat((slots[:, key], slots[:, :key].flatten(1, 2),
-                        slots[:, key + 1:].flatten(1, 2)), dim=1)
+    tokens = keyframe_first(feats.flatten(2).transpose(1, 2), (t, h, w))  # (B, t * h * w, C)
     kept_index = torch.arange((t - 1) * h * w, device=feats.device).expand(B, -1)
     return (t, h, w), tokens, kept_index

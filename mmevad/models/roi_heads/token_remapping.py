@@ -2,30 +2,14 @@
 (docs/algorithm.md#token-remapping)."""
 from typing import Tuple
 
-import torch
 from torch import Tensor
+
+# nonkey_to_flat_index is re-exported: it lived here before mmevad.structures.token_grid
+from mmevad.structures.token_grid import nonkey_to_flat_index, token_positions
 
 __all__ = ['KEPT_TOKEN_ORDERS', 'nonkey_to_flat_index', 'remap_tokens']
 
 KEPT_TOKEN_ORDERS = ('official', 'sorted')
-
-
-def nonkey_to_flat_index(index: Tensor, num_key: int, key_slot: int) -> Tensor:
-    """Non-keyframe global index -> position in the original t-major flattening
-    (docs/algorithm.md#keyframe-first).
-
-    Non-keyframe tokens are numbered slot by slot with the keyframe slot left out, so index ``g``
-    sits at ``g`` before the keyframe slot and at ``g + Nk`` after it.
-
-    Args:
-        index (Tensor): non-keyframe global indices, any shape, long.
-        num_key (int): tokens per slot ``Nk = h * w``.
-        key_slot (int): temporal slot of the keyframe, ``t // 2``.
-
-    Returns:
-        Tensor: flattened positions ``slot * Nk + row * w + col``, same shape.
-    """
-    return torch.where(index < key_slot * num_key, index, index + num_key)
 
 
 def remap_tokens(tokens: Tensor, kept_index: Tensor, grid: Tuple[int, int, int],
@@ -70,11 +54,7 @@ def remap_tokens(tokens: Tensor, kept_index: Tensor, grid: Tuple[int, int, int],
                          f'{(B, num_tokens - num_key)}')
     if kept_token_order == 'official':
         kept_index = kept_index.sort(dim=1).values
-    key_slot = t // 2
-    key_pos = torch.arange(
-        key_slot * num_key, (key_slot + 1) * num_key, device=tokens.device).expand(B, -1)
-    positions = torch.cat((key_pos, nonkey_to_flat_index(kept_index, num_key, key_slot)), dim=1)
-    positions = positions[..., None].expand(-1, -1, channels)
+    positions = token_positions(kept_index, grid)[..., None].expand(-1, -1, channels)
 
     # under autocast the tokens may be fp16/bf16 while the learned mask token stays fp32
     dense = mask_token.to(tokens.dtype).expand(B, t * h * w, channels).scatter(

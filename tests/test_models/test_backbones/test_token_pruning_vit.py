@@ -251,30 +251,35 @@ def test_kept_index_unique_and_in_range():
         assert 0 <= int(row.min()) and int(row.max()) < num_nonkey
 
 
-def test_sorted_and_official_orders_differ_only_in_order():
-    official = _model(keep_rates=(1., .7, 1., .6)).eval()
-    sorted_ = _model(keep_rates=(1., .7, 1., .6), kept_token_order='sorted').eval()
+def test_kept_tokens_come_in_selection_order():
+    """The backbone returns the kept tokens in selection order (top-k of the last pruning
+    block); the order on the grid is the RoI head's kept_token_order
+    (docs/official_behaviours.md#d1)."""
+    model = _model(keep_rates=(1., .7, 1., .6)).eval()
+    with torch.no_grad():
+        out = model(_clip())
+    assert not torch.equal(out.kept_index, out.kept_index.sort(dim=1).values)
+
+
+def test_backbone_kept_token_order_is_deprecated():
+    # what old configs set: ignored with a warning naming the new place, same outputs
+    with pytest.warns(FutureWarning, match=r'ContextRefinementRoIHead\(kept_token_order'):
+        old = _model(keep_rates=(1., .7, 1., .6), kept_token_order='official').eval()
+    new = _model(keep_rates=(1., .7, 1., .6)).eval()
     clip = _clip()
     with torch.no_grad():
-        out_o, out_s = official(clip), sorted_(clip)
-    nk = 16
-    assert not torch.equal(out_o.kept_index, out_s.kept_index)  # official is score-ordered
-    assert torch.equal(out_s.kept_index, out_s.kept_index.sort(dim=1).values)
-    order = out_o.kept_index.argsort(dim=1)
-    assert torch.equal(out_o.kept_index.gather(1, order), out_s.kept_index)
-    torch.testing.assert_close(
-        out_o.tokens[:, nk:].gather(1, order[..., None].expand(-1, -1, 32)),
-        out_s.tokens[:, nk:], rtol=0, atol=0)
-    torch.testing.assert_close(out_o.tokens[:, :nk], out_s.tokens[:, :nk], rtol=0, atol=0)
-    for a, b in zip(out_o.keyframe_feats, out_s.keyframe_feats):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        out_old, out_new = old(clip), new(clip)
+    assert torch.equal(out_old.kept_index, out_new.kept_index)
+    torch.testing.assert_close(out_old.tokens, out_new.tokens, rtol=0, atol=0)
+    # ignoring 'sorted' would change the outputs: refused, naming the RoI head's option
+    with pytest.raises(ValueError, match=r"RoI head's kept_token_order='sorted'"):
+        _model(kept_token_order='sorted')
 
 
-@pytest.mark.parametrize('order', ['official', 'sorted'])
-def test_dense_output_puts_tokens_at_their_positions(order):
+def test_dense_output_puts_tokens_at_their_positions():
     keep_rates = (1., .7, 1., .6)
-    evad = _model(keep_rates=keep_rates, kept_token_order=order).eval()
-    dense_model = _model(keep_rates=keep_rates, kept_token_order=order, out_type='dense').eval()
+    evad = _model(keep_rates=keep_rates).eval()
+    dense_model = _model(keep_rates=keep_rates, out_type='dense').eval()
     clip = _clip()
     with torch.no_grad():
         out, dense = evad(clip), dense_model(clip)

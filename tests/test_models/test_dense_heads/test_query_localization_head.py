@@ -212,7 +212,7 @@ def test_denoising_queries_recover_their_own_person(monkeypatch):
     # the 2 x 2 jittered queries, image-major: copies of gt[0], gt[1], gt[0], gt[1]
     jittered = torch.tensor([[8., 8, 24, 24], [40, 16, 56, 48], [10, 10, 30, 30],
                              [36, 20, 56, 44]])
-    monkeypatch.setattr(head_dn, '_jitter', lambda boxes, img_wh: jittered)
+    monkeypatch.setattr(head_dn.denoising, 'jitter', lambda boxes, img_wh: jittered)
     data_samples = [sample((64, 64), gt)]
 
     plain, plain_results = head.loss_and_predict(fpn_feats(1), data_samples)
@@ -238,7 +238,7 @@ def test_denoising_jitter_stays_within_the_noise_and_the_image():
     head = build_head(denoising_groups=1, denoising_noise=0.4)
     boxes = torch.tensor([[10., 8, 26, 24], [0, 0, 40, 60]]).repeat(500, 1)
     torch.manual_seed(0)
-    jittered = head._jitter(boxes, torch.tensor([[64., 64]]).expand(len(boxes), 2))
+    jittered = head.denoising.jitter(boxes, torch.tensor([[64., 64]]).expand(len(boxes), 2))
     size, centre = boxes[:, 2:] - boxes[:, :2], (boxes[:, :2] + boxes[:, 2:]) / 2
     inside = boxes[:, 0] > 0  # the first box cannot reach the border: no clipping
     new_size = jittered[inside, 2:] - jittered[inside, :2]
@@ -257,7 +257,7 @@ def test_denoising_without_persons_gives_zero_connected_losses():
     dn = {key: value for key, value in losses.items() if '.dn_' in key}
     assert len(dn) == 2 * 3 and all(value.item() == 0 for value in dn.values())
     sum(dn.values()).backward()
-    assert head.denoising_feature.weight.grad is not None
+    assert head.denoising.feature.grad is not None
 
 
 def test_box_losses_are_normalised_by_global_gt_count(monkeypatch):
@@ -456,3 +456,36 @@ def test_ignored_degenerate_gt_is_said_once():
     warning.assert_called_once()
     assert 'ignores 1 ground-truth boxes with zero or negative width' in warning.call_args[0][0]
     assert 'check_dataset.py' in warning.call_args[0][0]
+
+
+def test_mmdet_parts_are_built_in_mmdet_scope_without_naming_it():
+    """Both heads build their mmdet parts one way (build_in_mmdet_scope): mmdet's scope unless
+    the config names another; the configs' explicit _scope_='mmdet' changes nothing."""
+    _, cfg = tiny_model_cfg()
+    for part in (cfg.bbox_head, cfg.train_cfg.assigner):
+        assert part.pop('_scope_') == 'mmdet'
+    cfg.bbox_roi_extractor.update(type='SingleRoIExtractor')
+    cfg.bbox_roi_extractor.pop('_scope_')
+    torch.manual_seed(0)
+    head = MODELS.build(cfg)
+    _, scoped = tiny_model_cfg()
+    scoped.bbox_roi_extractor.update(type='SingleRoIExtractor', _scope_='mmdet')
+    torch.manual_seed(0)
+    reference = MODELS.build(scoped)
+    assert type(head.assigner).__name__ == 'HungarianAssigner'
+    assert type(head.bbox_roi_extractor) is type(reference.bbox_roi_extractor)
+    assert [type(h) for h in head.bbox_head] == [type(h) for h in reference.bbox_head]
+    for (name, a), (_, b) in zip(head.state_dict().items(), reference.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_checkpoints_with_the_former_denoising_key_still_load():
+    """The denoising feature was the head's `denoising_feature` (an nn.Embedding) before it moved
+    into BoxDenoising; such checkpoints load into the new place."""
+    head = build_head(denoising_groups=2)
+    state = head.state_dict()
+    feature = torch.randn_like(state['denoising.feature'])
+    state['denoising_feature.weight'] = feature
+    del state['denoising.feature']
+    head.load_state_dict(state)  # strict
+    assert torch.equal(head.denoising.feature.detach(), feature)

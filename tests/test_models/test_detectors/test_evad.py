@@ -91,6 +91,46 @@ def test_mean_reduction_divides_every_term_by_their_count(batch):
         torch.testing.assert_close(mean[key], expected)
 
 
+def test_mean_divisor_is_the_architecture_s_count_of_evad_terms():
+    detector = build()
+    num_stages = detector.localization_head.num_stages
+    depth = len(detector.roi_head.decoder.blocks)
+    assert detector.loss_divisor == 3 * num_stages + depth
+    assert build(loss_divisor=20).loss_divisor == 20
+
+
+def test_optional_denoising_terms_leave_the_evad_terms_unchanged(batch):
+    """docs/official_behaviours.md#d10: the divisor of loss_reduction='mean' counts EVAD's terms
+    only, so switching the denoising terms on does not rescale the others."""
+    plain = build()
+    denoising = build(localization_head=dict(denoising_groups=2))
+    # same weights (the denoising feature is the only extra parameter); eval: no dropout, so the
+    # only randomness is the denoising jitter, drawn after the EVAD terms
+    missing, unexpected = denoising.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ['localization_head.denoising.feature'] and unexpected == []
+    plain.eval(), denoising.eval()
+    data = preprocess(plain, batch, True)
+    with torch.no_grad():
+        reference = plain(**copy.deepcopy(data), mode='loss')
+        losses = denoising(**copy.deepcopy(data), mode='loss')
+    extra = sorted(set(losses) - set(reference))
+    assert extra and all('.dn_loss_' in k for k in extra)
+    for key, value in reference.items():
+        torch.testing.assert_close(losses[key], value)
+    # the optional terms are divided by the same number
+    total = build(localization_head=dict(denoising_groups=2), loss_reduction='sum')
+    total.load_state_dict(denoising.state_dict())
+    total.eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        mean = denoising(**copy.deepcopy(data), mode='loss')
+    torch.manual_seed(1)
+    with torch.no_grad():
+        summed = total(**copy.deepcopy(data), mode='loss')
+    for key in extra:
+        torch.testing.assert_close(mean[key], summed[key] / denoising.loss_divisor)
+
+
 def test_train_step_updates_and_every_parameter_gets_a_gradient(batch):
     detector = build()
     detector.train()
@@ -214,6 +254,7 @@ def test_action_scores_times_person_is_off_by_default(batch):
 @pytest.mark.parametrize('change, error, match', [
     (dict(loss_reduction='avg'), ValueError, 'loss_reduction'),
     (dict(person_score_thr=7), ValueError, 'person_score_thr'),
+    (dict(loss_divisor=0), ValueError, 'loss_divisor must be a positive number'),
     (dict(person_nms_iou_thr=0.), ValueError, 'person_nms_iou_thr is an IoU'),
     # padded sizes must be multiples of the stride-32 maps' stride (issue 15)
     (dict(data_preprocessor=dict(pad_size_divisor=8)), ValueError,
