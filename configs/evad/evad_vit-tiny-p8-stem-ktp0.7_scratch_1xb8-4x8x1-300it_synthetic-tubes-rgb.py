@@ -13,7 +13,7 @@
 # Results: configs/evad/README.md, "Tube datasets".
 _base_ = ['./evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py']
 
-max_iters = 600
+max_iters = 300
 num_classes = 4
 clip_len, frame_interval = 4, 8
 short_side = 96
