@@ -1,4 +1,4 @@
-# JHMDB-21 split 1 (21 classes, 320x240 frames at 30 fps, 15-40 frames per video; each video is
+# JHMDB-21 split 1 (21 classes, 320x240 frames, 15-40 frames per video; each video is
 # one tube of one action, every frame annotated) for EVAD.
 # Ground truth: the ACT/MOC pickle JHMDB-GT.pkl (three splits); frames:
 # <data_root>/<class>/<video>/00001.png as ACT and MOC distribute them. Convert once:

@@ -1,5 +1,5 @@
-# MultiSports v1 (66 classes, 720p/1080p frames at 25 fps, one action per tube; test = the val
-# videos) for EVAD.
+# MultiSports v1 (66 classes of sports actions, one action per tube; test = the val videos)
+# for EVAD.
 # Ground truth: multisports_GT.pkl of the MultiSports release; frames: extract the videos to
 # <data_root>/<sport>/<video>/img_00001.jpg (e.g. with mmaction2's tools/data/build_rawframes.py
 # or ffmpeg -i VIDEO.mp4 -q:v 2 img_%05d.jpg). Convert once:
@@ -8,8 +8,8 @@
 #       --frame-root data/multisports/rawframes
 # Every annotated frame is a keyframe in training and testing (TubeAVADataset, timestamps are
 # frame numbers), as mmaction2's MultiSports configs (AVADataset with fps=1) and the MultiSports
-# evaluation do. Clips: 16 frames at stride 4 (the 64-frame, 2.56 s window of mmaction2's 4x16
-# MultiSports configs and of EVAD on AVA), short side 288.
+# evaluation do. Clips: 16 frames at stride 4 (the 64-frame window of mmaction2's 4x16 MultiSports
+# configs and of EVAD on AVA), short side 288.
 # Evaluation: frame-mAP@0.5 and video-mAP@0.2/0.5 (TubeMAPMetric).
 # TubeMAPMetric is MultiSportsMetric (it skips the 6 classes MultiSports does not evaluate) with
 # AVA's score layout. The frames outside every tube can be run too (all_frames=True).
