@@ -51,7 +51,8 @@ from mmaction.utils import register_all_modules as _register_mmaction  # noqa: E
 _register_mmdet(init_default_scope=False)
 _register_mmaction(init_default_scope=False)
 
-from . import datasets, engine, models, structures, visualization  # noqa: E402,F401
+from . import (datasets, engine, evaluation, models, structures,  # noqa: E402,F401
+               visualization)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__', 'check_version', 'REQUIRED_VERSIONS']

@@ -31,6 +31,16 @@ Fixes:
   differs from the metric's ``num_classes`` stops at a bare ``assert`` in ``bbox2result``. The
   registry's ``AVAMetric`` becomes a subclass that writes the file into a temporary directory
   removed in any case and names the two class counts. No release fixes it.
+* ``mmaction2 1.2.0`` links video tubes (``multisports_utils.link_tubes``, used by
+  ``MultiSportsMetric`` for video-mAP) from frame detections that all carry the score of the last
+  detection of the whole test set: ``Dataset.get_vid_dets`` reads ``frm_det[3]``, a leftover loop
+  variable, instead of ``frm_dets[3]``. Tubes are then ranked, and boxes suppressed, by one
+  shared score. ``multisports_utils`` gets a ``Dataset`` whose ``get_vid_dets`` keeps each
+  detection's own score (the code of the MultiSports authors does). Not fixed in any release.
+* ``NumPy>=2.4`` no longer converts a one-element 1-D array with ``int()`` (deprecated since
+  1.25), which ``multisports_utils.iou3dt_voc`` does to find where two tubes overlap in time:
+  every video-mAP computation raises ``TypeError``. ``multisports_utils`` gets an
+  ``iou3dt_voc`` that selects the overlapping frames with a mask (same result).
 """
 import importlib
 import importlib.util
@@ -39,6 +49,7 @@ import os.path as osp
 import sys
 import tempfile
 import types
+from collections import defaultdict
 from typing import Callable, Dict, List
 
 import numpy as np
@@ -269,6 +280,90 @@ def register_safe_ava_metric() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# mmaction2 1.2.0: tube linking with the last detection's score
+# ---------------------------------------------------------------------------------------------
+_MULTISPORTS_UTILS = 'mmaction.evaluation.functional.multisports_utils'
+
+
+def mmaction_links_tubes_with_one_score() -> bool:
+    """Whether ``multisports_utils.Dataset.get_vid_dets`` scores every detection with the loop
+    variable ``frm_det`` left over from its first loop."""
+    dataset = importlib.import_module(_MULTISPORTS_UTILS).Dataset
+    return 'frm_det[3]' in inspect.getsource(dataset.get_vid_dets)
+
+
+def _dataset_with_own_scores(base: type) -> type:
+
+    class Dataset(base):
+        """mmaction2's tube-linking input, each detection with its own score."""
+
+        def get_vid_dets(self) -> dict:
+            """Per test video, frame (1-based) and label: ``(n, 5)`` rows x1, y1, x2, y2, score
+            from the ``(N, 8)`` frame detections (video index, frame, label, score, box)."""
+            self.vid_frm_det = defaultdict(list)
+            for det in self.frm_alldets:
+                self.vid_frm_det[self.video_list[int(det[0])]].append(det)
+            self.vid_det = dict()
+            for video, dets in self.vid_frm_det.items():
+                rows = defaultdict(list)
+                for det in dets:
+                    rows[int(det[1]), int(det[2])].append([*det[-4:], det[3]])
+                self.vid_det[video] = {
+                    frame: {
+                        label: np.array(rows[frame, label]).reshape(-1, 5)
+                        for label in range(len(self.labels))
+                    }
+                    for frame in range(1, self.nframes[video] + 1)
+                }
+            return self.vid_det
+
+    return Dataset
+
+
+def let_mmaction_link_tubes_with_their_scores() -> None:
+    module = importlib.import_module(_MULTISPORTS_UTILS)
+    module.Dataset = _dataset_with_own_scores(module.Dataset)
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy >= 2.4: int() of a one-element array in mmaction2 1.2.0's iou3dt_voc
+# ---------------------------------------------------------------------------------------------
+def numpy_refuses_int_of_1d_array_in_iou3dt() -> bool:
+    try:
+        int(np.array([1]))
+        return False
+    except TypeError:
+        iou3dt = importlib.import_module(_MULTISPORTS_UTILS).iou3dt_voc
+        return 'int(np.where(' in inspect.getsource(iou3dt)
+
+
+def _iou3dt_voc(iou3d_voc: Callable) -> Callable:
+
+    def iou3dt_voc(b1, b2, spatialonly=False, temporalonly=False):
+        """Spatio-temporal IoU of two tubes, ``(n, 5)`` rows (frame, x1, y1, x2, y2) with
+        increasing frames: the mean box IoU over the frames both cover, times the temporal
+        IoU (``tmax - tmin`` over the union, as mmaction2 / MultiSports compute it)."""
+        tmin = max(b1[0, 0], b2[0, 0])
+        tmax = min(b1[-1, 0], b2[-1, 0])
+        if tmax < tmin:
+            return 0.0
+        temporal_inter = tmax - tmin
+        temporal_union = max(b1[-1, 0], b2[-1, 0]) - min(b1[0, 0], b2[0, 0])
+        if temporalonly:
+            return temporal_inter / temporal_union
+        tube1 = b1[(b1[:, 0] >= tmin) & (b1[:, 0] <= tmax)]
+        tube2 = b2[(b2[:, 0] >= tmin) & (b2[:, 0] <= tmax)]
+        return iou3d_voc(tube1, tube2) * (1. if spatialonly else temporal_inter / temporal_union)
+
+    return iou3dt_voc
+
+
+def give_mmaction_iou3dt_without_int_of_array() -> None:
+    module = importlib.import_module(_MULTISPORTS_UTILS)
+    module.iou3dt_voc = _iou3dt_voc(module.iou3d_voc)
+
+
+# ---------------------------------------------------------------------------------------------
 _FIXES = (
     ('mmaction2-1.2.0-wheel-without-drn', mmaction_drn_missing, stub_mmaction_drn),
     ('mmengine-torch.load-weights_only', mmengine_loads_without_weights_only,
@@ -278,6 +373,10 @@ _FIXES = (
      let_mmengine_distribute_on_cpu),
     ('mmaction2-AVAMetric-result-file-in-working-dir', ava_metric_writes_into_working_dir,
      register_safe_ava_metric),
+    ('mmaction2-1.2.0-link-tubes-one-score', mmaction_links_tubes_with_one_score,
+     let_mmaction_link_tubes_with_their_scores),
+    ('numpy2.4-int-of-array-in-iou3dt_voc', numpy_refuses_int_of_1d_array_in_iou3dt,
+     give_mmaction_iou3dt_without_int_of_array),
 )
 
 

@@ -21,3 +21,18 @@ def synthetic_ava(tmp_path_factory):
         height=96,
         width=128,
         seed=0)
+
+
+@pytest.fixture(scope='session')
+def synthetic_tubes(tmp_path_factory):
+    """A small synthetic tube dataset shared by the session: 2 train + 1 test videos of 91
+    frames at 128x96 (:class:`mmevad.datasets.SyntheticTubes`), not yet converted."""
+    from mmevad.datasets import generate_synthetic_tubes
+    return generate_synthetic_tubes(
+        str(tmp_path_factory.mktemp('synthetic_tubes')),
+        num_train_videos=2,
+        num_val_videos=1,
+        seconds=1,
+        height=96,
+        width=128,
+        seed=0)

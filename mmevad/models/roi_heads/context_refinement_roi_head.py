@@ -42,7 +42,8 @@ class ContextRefinementRoIHead(BaseModule):
     context refinement decoder, whose every layer predicts ``num_classes`` action logits per actor
     (docs/algorithm.md#crd). Training: sigmoid BCE on the proposals matched to a ground-truth
     person, for every layer (docs/algorithm.md#action-loss). Test: the last layer's sigmoid scores
-    for every given box (docs/algorithm.md#test-output).
+    for every given box (docs/algorithm.md#test-output). ``multilabel=False`` makes the classes
+    exclusive (softmax).
 
     The head follows mmdet's RoI-head contract, so it works inside EVAD and in place of
     mmaction2's ``AVARoIHead`` in mmdet's ``FastRCNN`` with precomputed proposals.
@@ -63,6 +64,12 @@ class ContextRefinementRoIHead(BaseModule):
         action_hidden_dims (int): hidden width of each action head. Defaults to 2048.
         action_loss_weight (float): weight of every layer's action loss. Defaults to 12
             (ViT-B configs; 6 for ViT-L).
+        multilabel (bool): True: each class is a sigmoid, trained with BCE (AVA, where a person
+            has a pose and any number of interactions). False: the classes are exclusive, one
+            softmax over the ``K`` classes trained with cross-entropy, for datasets with one
+            action per person (UCF101-24, JHMDB-21, MultiSports; mmaction2's MultiSports configs
+            use ``BBoxHeadAVA(multilabel=False)`` alike). A box whose ground truth has several
+            labels then gets them as an even soft target. Defaults to True (EVAD on AVA).
         roi_extension (Sequence[float]): ``(sx, sy)`` relative enlargement of box width and
             height before pooling; ``(0, 0)`` only clips. Defaults to ``(0.4, 0.2)``.
         roi_layer (dict, optional): ``mmcv.ops`` RoI layer without ``spatial_scale``. Defaults
@@ -98,6 +105,7 @@ class ContextRefinementRoIHead(BaseModule):
                  num_classes: int = 80,
                  action_hidden_dims: int = 2048,
                  action_loss_weight: float = 12.,
+                 multilabel: bool = True,
                  roi_extension: Sequence[float] = (0.4, 0.2),
                  roi_layer: OptConfigType = None,
                  featmap_stride: int = 16,
@@ -120,6 +128,7 @@ class ContextRefinementRoIHead(BaseModule):
         self.embed_dims = embed_dims
         self.num_classes = num_classes
         self.action_loss_weight = action_loss_weight
+        self.multilabel = multilabel
         self.roi_extension = tuple(float(v) for v in roi_extension)
         self.kept_token_order = kept_token_order
         self.pos_embed_grid = tuple(pos_embed_grid)
@@ -298,8 +307,9 @@ class ContextRefinementRoIHead(BaseModule):
 
         Returns:
             dict[str, Tensor]: ``d{j}.loss_action`` for every decoder layer ``j``, each the mean
-            BCE over matched proposals x classes times ``action_loss_weight``; with no matched
-            proposal in the batch, zero but connected to the graph.
+            BCE over matched proposals x classes (``multilabel=False``: the mean cross-entropy
+            over matched proposals) times ``action_loss_weight``; with no matched proposal in
+            the batch, zero but connected to the graph.
         """
         if len(rpn_results_list) != len(batch_data_samples):
             raise ValueError(f'{len(rpn_results_list)} proposal lists for '
@@ -320,11 +330,21 @@ class ContextRefinementRoIHead(BaseModule):
         for layer, per_image in enumerate(logits):
             layer_logits = torch.cat(per_image)
             if targets.shape[0]:
-                loss = F.binary_cross_entropy_with_logits(layer_logits[matched], targets)
+                loss = self._action_loss(layer_logits[matched], targets)
             else:
                 loss = layer_logits.sum() * 0  # nothing matched: zero, still in the graph
             losses[f'd{layer}.loss_action'] = loss * self.action_loss_weight
         return losses
+
+    def _action_loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """Mean loss of ``(M, K)`` logits against ``(M, K)`` multi-hot targets."""
+        if self.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, targets)
+        counts = targets.sum(dim=1, keepdim=True)
+        if (counts == 0).any():
+            raise ValueError('a ground-truth person has no action label; multilabel=False needs '
+                             'at least one per person')
+        return F.cross_entropy(logits, targets / counts)  # probability targets
 
     def _assign(self, proposals: InstanceData,
                 gt_instances: InstanceData) -> Tuple[Tensor, Tensor]:
@@ -392,15 +412,16 @@ class ContextRefinementRoIHead(BaseModule):
 
             - bboxes (Tensor): ``(P_i, 4)`` xyxy in ``[0, 1]``, the un-extended boxes clipped to
               the image.
-            - scores (Tensor): ``(P_i, K + 1)`` sigmoid scores; column 0 is unused (zeros),
-              column ``k`` is class ``k``.
+            - scores (Tensor): ``(P_i, K + 1)`` sigmoid scores (softmax probabilities with
+              ``multilabel=False``); column 0 is unused (zeros), column ``k`` is class ``k``.
         """
         metas = [s.metainfo for s in batch_data_samples]
         bboxes_list = [r.bboxes for r in rpn_results_list]
         last = self.forward_actions(x, _pooling_bboxes(rpn_results_list), metas)[-1]
         results = []
         for bboxes, logits, meta in zip(bboxes_list, last, metas):
-            scores = F.pad(logits.detach().sigmoid(), (1, 0))
+            probs = logits.detach().sigmoid() if self.multilabel else logits.detach().softmax(-1)
+            scores = F.pad(probs, (1, 0))
             results.append(
                 InstanceData(bboxes=bboxes_to_unit(bboxes.detach(), meta), scores=scores))
         return results

@@ -412,3 +412,33 @@ def test_actors_are_pooled_from_the_unclipped_boxes_when_given():
     with pytest.raises(ValueError, match='unclipped_bboxes'):
         head.predict(x, [InstanceData(bboxes=clipped, unclipped_bboxes=unclipped[:, :3])],
                      data_samples)
+
+
+def test_single_label_option_trains_and_predicts_a_softmax():
+    """multilabel=False (one action per person, the tube datasets): cross-entropy on the matched
+    proposals (a two-label box gets an even soft target), softmax scores at test time."""
+    head = build_head(drop_path_rate=0., multilabel=False).eval()
+    x = pruned_output()
+    samples, proposals = two_images()
+    losses = head.loss(x, proposals, samples)
+    logits = head(x, proposals, samples)
+    matched = torch.tensor([True, False, True, False, True, False])
+    targets = torch.zeros(3, K)
+    targets[0, 1] = 1  # gt {2}
+    targets[1, 0] = targets[1, 2] = 0.5  # gt {1, 3}
+    targets[2, 4] = 1  # gt {5}
+    for layer, layer_logits in enumerate(logits):
+        expected = 3. * F.cross_entropy(layer_logits[matched], targets)
+        assert torch.allclose(losses[f'd{layer}.loss_action'], expected)
+        assert not torch.allclose(
+            expected, 3. * F.binary_cross_entropy_with_logits(layer_logits[matched], targets))
+    with torch.no_grad():
+        results = head.predict(x, proposals, samples)
+    scores = torch.cat([r.scores for r in results])
+    assert (scores[:, 0] == 0).all()
+    assert torch.allclose(scores[:, 1:], logits[-1].softmax(-1))
+    assert torch.allclose(scores.sum(-1), torch.ones(len(scores)))
+
+    samples[1].gt_instances.labels.zero_()  # a person without any action label
+    with pytest.raises(ValueError, match='no action label'):
+        head.loss(x, proposals, samples)

@@ -23,9 +23,10 @@ from mmevad.models.utils.ckpt_convert import (convert_official_evad, load_conver
                                               unwrap_official_evad_checkpoint)
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..', '..')
+# the AVA configs of the released models (the tube-dataset configs have other action classes)
 RELEASED_CONFIGS = sorted(
     path for path in glob.glob(osp.join(ROOT, 'configs', 'evad', 'evad_vit-*.py'))
-    if 'synthetic' not in path)
+    if re.search(r'_ava2[12]-rgb\.py$', path))
 def official_file(state_dict):
     """The layout of a file saved by the official trainer."""
     return dict(epoch=12, model_state=state_dict, optimizer_state={}, cfg=None, amp=None)

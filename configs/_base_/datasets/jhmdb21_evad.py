@@ -1,0 +1,81 @@
+# JHMDB-21 split 1 (21 classes, 320x240 frames, 15-40 frames per video; each video is
+# one tube of one action, every frame annotated) for EVAD.
+# Ground truth: the ACT/MOC pickle JHMDB-GT.pkl (three splits); frames:
+# <data_root>/<class>/<video>/00001.png as ACT and MOC distribute them. Convert once:
+#   python tools/data/tubes_to_ava.py data/jhmdb21/annotations/JHMDB-GT.pkl \
+#       data/jhmdb21/annotations --prefix jhmdb21_split1 \
+#       --frame-root data/jhmdb21/Frames --filename-tmpl '{:05}.png'
+# Every annotated frame is a keyframe in training and testing (TubeAVADataset, timestamps are
+# frame numbers). Clips: 16 consecutive frames around the keyframe (16x1, ~0.53 s; the first
+# and last frame repeat near the ends of the short videos), short side 288 as EVAD on AVA.
+# Evaluation: frame-mAP@0.5 and video-mAP@0.2/0.5 (TubeMAPMetric).
+# JHMDB-21 videos are trimmed (every frame is in the tube), so the annotated frames are all the
+# frames. Splits 2 and 3: convert with --split 2 / 3 and set TubeMAPMetric(split=...).
+dataset_type = 'TubeAVADataset'
+data_root = 'data/jhmdb21/Frames'
+anno_root = 'data/jhmdb21/annotations'
+
+gt_file = f'{anno_root}/JHMDB-GT.pkl'
+ann_file_train = f'{anno_root}/jhmdb21_split1_train.csv'
+ann_file_val = f'{anno_root}/jhmdb21_split1_val.csv'
+exclude_file_train = f'{anno_root}/jhmdb21_split1_train_excluded_timestamps.csv'
+exclude_file_val = f'{anno_root}/jhmdb21_split1_val_excluded_timestamps.csv'
+label_file = f'{anno_root}/jhmdb21_split1_action_list.pbtxt'
+num_classes = 21
+filename_tmpl = '{:05}.png'
+clip_len, frame_interval = 16, 1
+
+train_pipeline = [
+    dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
+         test_mode=True),
+    dict(type='RawFrameDecode'),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='Resize', scale=(-1, 288)),
+    dict(type='FormatShape', input_format='NCTHW', collapse=True),
+    dict(type='PackActionInputs')
+]
+val_pipeline = [
+    dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
+         test_mode=True),
+    dict(type='RawFrameDecode'),
+    dict(type='Resize', scale=(-1, 288)),
+    dict(type='FormatShape', input_format='NCTHW', collapse=True),
+    dict(type='PackActionInputs')
+]
+
+# num_classes + 1: label ids 1..K with column 0 unused (the RoI head's AVA layout)
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_train,
+        exclude_file=exclude_file_train,
+        label_file=label_file,
+        num_classes=num_classes + 1,
+        gt_file=gt_file,
+        filename_tmpl=filename_tmpl,
+        pipeline=train_pipeline,
+        data_prefix=dict(img=data_root)))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_val,
+        exclude_file=exclude_file_val,
+        label_file=label_file,
+        num_classes=num_classes + 1,
+        gt_file=gt_file,
+        filename_tmpl=filename_tmpl,
+        pipeline=val_pipeline,
+        data_prefix=dict(img=data_root),
+        test_mode=True))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='TubeMAPMetric', ann_file=gt_file, split=1)
+test_evaluator = val_evaluator
