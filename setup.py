@@ -35,6 +35,6 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
     python_requires='>=3.8',
     install_requires=read_requirements('runtime'),
-    extras_require=dict(tests=read_requirements('tests')),
+    extras_require=dict(tests=read_requirements('tests'), deploy=read_requirements('deploy')),
     zip_safe=False,
 )

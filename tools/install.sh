@@ -97,11 +97,12 @@ fi
 stamp="$VENV/.mmevad-install-stamp"
 want=$(cat "$ROOT/setup.py" "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! has_module mmevad; then
-  log "installing mmevad (editable) with its test requirements"
+  log "installing mmevad (editable) with its test and deploy (ONNX) requirements"
   # mmaction2 is already in place (step 4); leaving it out here keeps pip from pulling its
   # declared decord / opencv-contrib-python.
   grep -v '^mmaction2' "$ROOT/requirements/runtime.txt" > "$VENV/.mmevad-runtime.txt"
-  pip_install -r "$VENV/.mmevad-runtime.txt" -r "$ROOT/requirements/tests.txt"
+  pip_install -r "$VENV/.mmevad-runtime.txt" -r "$ROOT/requirements/tests.txt" \
+    -r "$ROOT/requirements/deploy.txt"
   pip_install --no-deps --no-build-isolation -e "$ROOT"
   echo "$want" > "$stamp"
 fi

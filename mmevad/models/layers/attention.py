@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmaction.models.backbones.vit_mae import Attention
 from torch import Tensor
 
-__all__ = ['QVBiasAttention', 'keyframe_importance']
+__all__ = ['QVBiasAttention', 'keyframe_importance', 'keyframe_importance_eager']
 
 # Upper bound on the elements of one chunk of attention probabilities, (B, heads, rows, N):
 # 2**22 float32 values = 16 MiB, against ~1 GiB for the whole map of ViT-B at 288x512. (On a
@@ -15,11 +15,7 @@ __all__ = ['QVBiasAttention', 'keyframe_importance']
 _CHUNK_ELEMENTS = 2**22
 
 
-# A custom op rather than a plain function so that it is one opaque node for tracers: the FLOP
-# counter (tools/analysis_tools/get_flops.py) can then book its q.k^T recomputation separately
-# from the attention itself, which spec §5.2 counts once per block.
-@torch.library.custom_op('mmevad::keyframe_importance', mutates_args=())
-def keyframe_importance(q: Tensor,
+def keyframe_importance_eager(q: Tensor,
                         k: Tensor,
                         num_keyframe: int,
                         enhanced_weight: float,
@@ -65,6 +61,14 @@ def keyframe_importance(q: Tensor,
             received += row_weight.view(1, 1, 1, -1) @ probs
         # keep the non-keyframe columns; mean over the N queries, then over the heads
         return received[:, :, 0, num_keyframe:].sum(dim=1) / (num_tokens * heads)
+
+
+# A custom op rather than the plain function so that it is one opaque node for tracers: the FLOP
+# counter (tools/analysis_tools/get_flops.py) can then book its q.k^T recomputation separately
+# from the attention itself, which spec §5.2 counts once per block. ONNX export traces
+# keyframe_importance_eager instead (mmevad/deployment/onnx_export.py).
+keyframe_importance = torch.library.custom_op(
+    'mmevad::keyframe_importance', keyframe_importance_eager, mutates_args=())
 
 
 @keyframe_importance.register_fake
