@@ -151,7 +151,9 @@ def export_rewrites(model: nn.Module) -> Iterator[None]:
     importance_op = attention.keyframe_importance
     attention.keyframe_importance = attention.keyframe_importance_eager
     try:
-        yield
+        # ONNX has no form of the CPU flash kernel's logsumexp path: rank with the portable one
+        with attention.portable_importance():
+            yield
     finally:
         attention.keyframe_importance = importance_op
         for module in patched:
