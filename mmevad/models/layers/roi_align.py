@@ -130,7 +130,9 @@ class DeviceRoIAlign(RoIAlign):
 
     Why: on the CPU mmcv's kernel runs one thread and its backward scatters sample by sample;
     the separable form is several times faster there and equal to float rounding (tested), while
-    on GPU mmcv's kernel is the better one. :func:`build_roi_layer` builds this layer for
+    on GPU mmcv's kernel is the better one. Like mmcv's kernel, no gradient flows into the RoI
+    coordinates (the separable form alone would differentiate its interpolation weights).
+    :func:`build_roi_layer` builds this layer for
     ``type='RoIAlign'``, so every config gets the fast CPU path without naming it.
     """
 
@@ -156,7 +158,8 @@ class DeviceRoIAlign(RoIAlign):
             Tensor: ``(n, C, out_h, out_w)``.
         """
         if self.separable is not None and input.device.type == 'cpu':
-            return self.separable(input, rois)
+            # mmcv's kernel has no gradient for the boxes; neither has this path
+            return self.separable(input, rois.detach())
         return super().forward(input, rois)
 
 

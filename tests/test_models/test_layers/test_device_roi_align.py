@@ -38,6 +38,16 @@ def test_cpu_path_equals_mmcv_kernel(dtype, tol, shape, num_rois, stride, output
     torch.testing.assert_close(our_grad, ref_grad, atol=10 * tol, rtol=10 * tol)
 
 
+def test_no_gradient_into_boxes_like_mmcv():
+    # mmcv's kernel does not differentiate the RoI coordinates; boxes predicted by an earlier
+    # stage must not receive gradients through the pooling on the CPU either
+    feats = torch.randn(1, 3, 12, 12, requires_grad=True)
+    rois = random_rois(1, 5, 12, 12, 4).float().requires_grad_()
+    layer = build_roi_layer(dict(type='RoIAlign', output_size=3, sampling_ratio=2), 0.25)
+    layer(feats, rois).sum().backward()
+    assert rois.grad is None and feats.grad is not None
+
+
 @pytest.mark.parametrize('kwargs', [
     dict(sampling_ratio=0),  # adaptive sampling: only mmcv's kernel has it
     dict(sampling_ratio=2, pool_mode='max'),
