@@ -21,7 +21,10 @@ loaded (time does not depend on them; the learned proposals are valid boxes).
 
 Time: one process builds every setting and, after ``warmup`` untimed runs each, times them in
 turn for ``repeats`` rounds and reports the median; interleaving spreads the load of other jobs
-on a shared machine evenly. Memory: a fresh process per setting runs one iteration and reports
+on a shared machine evenly. Next to the wall time, the process's CPU time of each iteration (all
+its threads): on a machine that other jobs overload, wall times of one setting vary by tens of
+percent while single-thread CPU time stays within a few percent, so compare CPU times there
+(``--threads 1``; with more threads, idle threads spinning in OpenMP count too). Memory: a fresh process per setting runs one iteration and reports
 its peak: on CUDA ``torch.cuda.max_memory_allocated``, on CPU the peak resident set size, with
 the part added by the iteration (peak minus the size after building model and input).
 """
@@ -127,10 +130,11 @@ class Setting:
             self.onnx_inputs = {'inputs': self.inputs.cpu().numpy()}
 
     def run(self) -> float:
-        """One iteration; returns its wall time in seconds."""
+        """One iteration; returns its wall time in seconds (its CPU time in ``last_cpu``)."""
         import torch
         self._sync()
         start = time.perf_counter()
+        cpu_start = time.process_time()
         if self.mode == 'onnx':
             self.session.run(None, self.onnx_inputs)
         elif self.mode == 'eval':
@@ -144,6 +148,7 @@ class Setting:
             sum(v for k, v in losses.items() if 'loss' in k).backward()
             self.model.zero_grad(set_to_none=True)
         self._sync()
+        self.last_cpu = time.process_time() - cpu_start
         return time.perf_counter() - start
 
     def _autocast(self):
@@ -168,10 +173,16 @@ def time_settings(args, mode: str, batch_size: int) -> dict:
         for _ in range(args.warmup):
             setting.run()
     times = [[] for _ in settings]
+    cpu_times = [[] for _ in settings]
     for _ in range(args.repeats):
-        for values, setting in zip(times, settings):
+        for values, cpu_values, setting in zip(times, cpu_times, settings):
             values.append(setting.run())
-    return [dict(times=values, median=statistics.median(values)) for values in times]
+            cpu_values.append(setting.last_cpu)
+    return [
+        dict(times=values, median=statistics.median(values), cpu_times=cpu_values,
+             cpu_median=statistics.median(cpu_values))
+        for values, cpu_values in zip(times, cpu_times)
+    ]
 
 
 def peak_memory(args, mode: str, batch_size: int) -> dict:
@@ -230,16 +241,20 @@ def main(argv=None):
             timing = run_worker(args, 'time', args.configs, mode, batch_size)
             for index, (config, name) in enumerate(zip(args.configs, names)):
                 result = dict(timing[index], name=name, mode=mode, batch=batch_size,
-                              speedup=timing[0]['median'] / timing[index]['median'])
+                              speedup=timing[0]['median'] / timing[index]['median'],
+                              cpu_speedup=timing[0]['cpu_median'] / timing[index]['cpu_median'])
                 if mode == 'onnx' and 'eval' in modes:
                     eval_row = next(row for row in rows if row['mode'] == 'eval' and
                                     row['batch'] == batch_size and row['name'] == name)
                     result['vs_eval'] = eval_row['median'] / result['median']
+                    result['cpu_vs_eval'] = eval_row['cpu_median'] / result['cpu_median']
                 if not args.skip_memory and mode != 'onnx':
                     result.update(run_worker(args, 'memory', [config], mode, batch_size))
                 rows.append(result)
                 print(f'  batch {batch_size} {mode:<5} {name}: {result["median"]:.2f} s (runs '
-                      f'{", ".join(f"{t:.2f}" for t in result["times"])})', flush=True)
+                      f'{", ".join(f"{t:.2f}" for t in result["times"])}), CPU '
+                      f'{result["cpu_median"]:.2f} s (runs '
+                      f'{", ".join(f"{t:.2f}" for t in result["cpu_times"])})', flush=True)
     header = '| config | mode | batch | median s | speed-up | peak MiB (added) |'
     print('\n' + header + '\n|---|---|---|---|---|---|')
     for row in rows:
@@ -250,6 +265,14 @@ def main(argv=None):
             speedup += f' ({row["vs_eval"]:.2f}x PyTorch eval)'
         print(f'| {row["name"]} | {row["mode"]} | {row["batch"]} | {row["median"]:.2f} | '
               f'{speedup} | {memory} |')
+    print('\nCPU time of the process per iteration (all threads):\n'
+          '| config | mode | batch | median CPU s | CPU speed-up |\n|---|---|---|---|---|')
+    for row in rows:
+        cpu_speedup = f'{row["cpu_speedup"]:.2f}x'
+        if 'cpu_vs_eval' in row:
+            cpu_speedup += f' ({row["cpu_vs_eval"]:.2f}x PyTorch eval)'
+        print(f'| {row["name"]} | {row["mode"]} | {row["batch"]} | {row["cpu_median"]:.2f} | '
+              f'{cpu_speedup} |')
     print(f'speed-up over {names[0]} in the same mode and batch; load average at end '
           f'{os.getloadavg()}')
     return rows
