@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/benchmark_detector.py [CONFIG ...] [--shape 16 288 288]
         [--batch-sizes 1 4] [--modes eval train] [--device cpu|cuda] [--amp {fp16,bf16}]
-        [--compile] [--onnx] [--repeats 3] [--warmup 1] [--threads N]
+        [--compile] [--onnx] [--repeats 3] [--warmup 1] [--threads N] [--portable-paths]
 
 CONFIG defaults to the three released ViT-B models (keep rate 1.0; 0.7 in blocks 3/6/9; 0.6 with
 enhanced weight 4), the first being the reference of the speed-ups. Weights are initialised, not
@@ -15,6 +15,9 @@ loaded (time does not depend on them; the learned proposals are valid boxes).
   released configs checkpoint the encoder); no optimizer step.
 - ``--amp``: the forward under ``torch.autocast`` in that dtype (``tools/train.py --amp``).
 - ``--compile``: ``torch.compile`` of the backbone (the heads have data-dependent Python).
+- ``--portable-paths``: the pruning blocks recompute their importance scores and RoIAlign runs
+  mmcv's kernel also on the CPU (``portable_importance``, ``DeviceRoIAlign``): the paths that
+  the CPU-specific ones replace, for a before/after comparison.
 - ``--onnx``: one more ``eval`` row per config, onnxruntime running the tensor-mode export
   (``tools/deployment/export_onnx.py``; the ``deploy`` extra) against PyTorch's tensor mode
   on the same clip (CPU, batch as given).
@@ -67,6 +70,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
     parser.add_argument('--threads', type=int, help='torch (and onnxruntime) CPU threads')
     parser.add_argument('--skip-memory', action='store_true', help='time only')
+    parser.add_argument('--portable-paths', action='store_true',
+                        help='rank tokens with the recomputed scores and pool with mmcv\'s '
+                        'RoIAlign kernel also on the CPU (the device-independent paths), to '
+                        'compare with the CPU paths')
     parser.add_argument('--worker', choices=['time', 'memory'], help=argparse.SUPPRESS)
     parser.add_argument('--worker-mode', choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument('--worker-batch', type=int, help=argparse.SUPPRESS)
@@ -96,6 +103,12 @@ class Setting:
         self.amp = dict(fp16=torch.float16, bf16=torch.bfloat16).get(args.amp)
         model = MODELS.build(cfg.model)
         model.init_weights()
+        self.portable = args.portable_paths
+        if self.portable:
+            from mmevad.models.layers import DeviceRoIAlign
+            for module in model.modules():
+                if isinstance(module, DeviceRoIAlign):
+                    module.separable = None
         self.model = model.to(self.device)
         if args.compile:
             self.model.backbone = torch.compile(self.model.backbone)
@@ -139,17 +152,23 @@ class Setting:
             self.session.run(None, self.onnx_inputs)
         elif self.mode == 'eval':
             self.model.eval()
-            with torch.no_grad(), self._autocast():
+            with torch.no_grad(), self._autocast(), self._paths():
                 self.model.predict(self.inputs, self.samples)
         else:
             self.model.train()
-            with self._autocast():
+            with self._autocast(), self._paths():
                 losses = self.model.loss(self.inputs, self.samples)
             sum(v for k, v in losses.items() if 'loss' in k).backward()
             self.model.zero_grad(set_to_none=True)
         self._sync()
         self.last_cpu = time.process_time() - cpu_start
         return time.perf_counter() - start
+
+    def _paths(self):
+        import contextlib
+
+        from mmevad.models.layers.attention import portable_importance
+        return portable_importance() if self.portable else contextlib.nullcontext()
 
     def _autocast(self):
         import contextlib
@@ -210,6 +229,8 @@ def run_worker(args, role: str, configs, mode: str, batch_size: int) -> dict:
             command += [f'--{flag}', str(getattr(args, flag))]
     if args.compile:
         command.append('--compile')
+    if args.portable_paths:
+        command.append('--portable-paths')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [ROOT, os.environ.get('PYTHONPATH')])))
     done = subprocess.run(command, capture_output=True, text=True, env=env)
