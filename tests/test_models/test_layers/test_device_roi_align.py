@@ -1,5 +1,5 @@
-"""``type='RoIAlign'`` builds :class:`DeviceRoIAlign`: mmcv's layer, computed on the CPU in the
-separable form where that form applies, with the same pooled features and gradients."""
+""":class:`DeviceRoIAlign` is mmcv's layer, computed on the CPU in the separable form where that
+form applies, with the same pooled features and gradients."""
 from unittest import mock
 
 import pytest
@@ -21,7 +21,7 @@ def test_cpu_path_equals_mmcv_kernel(dtype, tol, shape, num_rois, stride, output
     torch.manual_seed(0)
     feats = torch.randn(shape, dtype=dtype, requires_grad=True)
     rois = random_rois(shape[0], num_rois, shape[2], shape[3], stride).to(dtype)
-    layer = build_roi_layer(dict(type='RoIAlign', output_size=output_size,
+    layer = build_roi_layer(dict(type='DeviceRoIAlign', output_size=output_size,
                                  sampling_ratio=sampling_ratio, aligned=True), 1 / stride)
     assert isinstance(layer, DeviceRoIAlign) and isinstance(layer, RoIAlign)
     assert layer.separable is not None
@@ -43,7 +43,7 @@ def test_no_gradient_into_boxes_like_mmcv():
     # stage must not receive gradients through the pooling on the CPU either
     feats = torch.randn(1, 3, 12, 12, requires_grad=True)
     rois = random_rois(1, 5, 12, 12, 4).float().requires_grad_()
-    layer = build_roi_layer(dict(type='RoIAlign', output_size=3, sampling_ratio=2), 0.25)
+    layer = build_roi_layer(dict(type='DeviceRoIAlign', output_size=3, sampling_ratio=2), 0.25)
     layer(feats, rois).sum().backward()
     assert rois.grad is None and feats.grad is not None
 
@@ -55,12 +55,17 @@ def test_no_gradient_into_boxes_like_mmcv():
 ])
 def test_settings_without_separable_form_use_mmcv_kernel(kwargs):
     torch.manual_seed(1)
-    layer = build_roi_layer(dict(type='RoIAlign', output_size=3, **kwargs), 0.25)
+    layer = build_roi_layer(dict(type='DeviceRoIAlign', output_size=3, **kwargs), 0.25)
     assert layer.separable is None
     feats = torch.randn(2, 3, 12, 12)
     rois = random_rois(2, 6, 12, 12, 4).float()
     reference = RoIAlign(3, 0.25, **kwargs)(feats, rois)
     assert torch.equal(layer(feats, rois), reference)
+
+
+def test_roi_align_type_still_builds_mmcv_layer():
+    layer = build_roi_layer(dict(type='RoIAlign', output_size=7, sampling_ratio=2), 0.25)
+    assert type(layer) is RoIAlign
 
 
 def test_state_dict_and_repr_are_mmcv_layers():
