@@ -27,9 +27,11 @@ turn for ``repeats`` rounds and reports the median; interleaving spreads the loa
 on a shared machine evenly. Next to the wall time, the process's CPU time of each iteration (all
 its threads): on a machine that other jobs overload, wall times of one setting vary by tens of
 percent while single-thread CPU time stays within a few percent, so compare CPU times there
-(``--threads 1``; with more threads, idle threads spinning in OpenMP count too). Memory: a fresh process per setting runs one iteration and reports
-its peak: on CUDA ``torch.cuda.max_memory_allocated``, on CPU the peak resident set size, with
-the part added by the iteration (peak minus the size after building model and input).
+(``--threads 1``; with more threads, idle threads spinning in OpenMP count too).
+
+Memory: a fresh process per setting runs one iteration and reports its peak: on CUDA
+``torch.cuda.max_memory_allocated``, on CPU the peak resident set size, with the part added by
+the iteration (peak minus the size after building model and input).
 """
 import argparse
 import json

@@ -100,9 +100,11 @@ def keyframe_importance_from_lse_eager(q: Tensor, k: Tensor, lse: Tensor, num_ke
     original queries, each with the bias ``log w_q - lse_q``. The fused kernel takes no bias, so
     the bias rides in one extra head dimension: ``k' = [k_j, 1]`` and ``q' = [q_q, bias / scale]``
     give ``scale q'.k' = scale q_q.k_j + bias_q``. Only the non-keyframe keys are queried. Why:
-    on the CPU an explicit softmax over ``N x N`` logits costs about three times the fused
-    attention, which never forms it; the second pass costs about one attention (the values it
-    averages, ``v = q'``, are wasted: the kernel needs them). Not differentiable.
+    on the CPU the explicit softmax over ``N x N`` logits cost one to three times the fused
+    attention (ViT-B block, N = 2592, one or two threads), which never forms it; the second pass
+    costs less than one attention (the values it averages, ``v = q'``, are wasted: the kernel
+    needs them). Float32 error: about ``eps * |largest logit|`` relative to the largest score,
+    since ``-lse / scale`` rides in the matrix product. Not differentiable.
 
     Args:
         q, k (Tensor): ``(B, heads, N, C / heads)`` unscaled queries and keys of the attention
@@ -256,8 +258,8 @@ class QVBiasAttention(Attention):
         - CPU (fused, float32/64 queries and keys, no attention dropout,
           ``enhanced_weight > 0``): the CPU flash kernel that
           ``scaled_dot_product_attention`` runs there, called directly for its row logsumexps,
-          then :func:`keyframe_importance_from_lse`, about a third of the cost of the
-          recomputation below.
+          then :func:`keyframe_importance_from_lse`, cheaper than the recomputation below
+          (README, "Speed").
         - otherwise (CUDA, dropout, :func:`portable_importance`, jit tracing, bf16/fp16 under
           autocast, where the kernel's logsumexps carry half-precision errors of ~0.5 % that
           the recomputation in float32 does not have):
