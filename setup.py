@@ -85,6 +85,6 @@ setup(
     python_requires='>=3.8',
     package_data={'mmevad': add_mim_extension()},
     install_requires=read_requirements('runtime'),
-    extras_require=dict(tests=read_requirements('tests')),
+    extras_require=dict(tests=read_requirements('tests'), deploy=read_requirements('deploy')),
     zip_safe=False,
 )

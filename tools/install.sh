@@ -110,10 +110,11 @@ fi
 stamp="$VENV/.mmevad-install-stamp"
 want=$(cat "$ROOT/setup.py" "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! has_module mmevad; then
-  log "installing mmevad (editable) with its test requirements"
+  log "installing mmevad (editable) with its test and deploy (ONNX) requirements"
   # the OpenMMLab packages are in place at their tested versions (steps 1-4), which satisfy
   # the ranges of requirements/runtime.txt, so this adds only the remaining requirements
-  pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+  pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
+    -r "$ROOT/requirements/deploy.txt"
   pip_install --no-deps --no-build-isolation -e "$ROOT"
   echo "$want" > "$stamp"
 fi

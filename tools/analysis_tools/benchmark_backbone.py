@@ -52,7 +52,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def _peak_rss_mib() -> float:
+def peak_rss_mib() -> float:
     """Peak resident set size of this process. VmHWM (Linux) belongs to the address space, so
     it starts afresh in an exec'ed child; ru_maxrss, the fallback, is inherited from the parent
     across fork and exec."""
@@ -130,13 +130,13 @@ def peak_memory(args) -> dict:
     import torch
     (config, ), (shape, ), (mode, ) = args.configs, args.shapes, args.modes
     setting = Setting(config, shape, args)
-    baseline = _peak_rss_mib()
+    baseline = peak_rss_mib()
     if setting.device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(setting.device)
         baseline = torch.cuda.memory_allocated(setting.device) / 2**20
     setting.run(mode)
     peak = (torch.cuda.max_memory_allocated(setting.device) / 2**20
-            if setting.device.type == 'cuda' else _peak_rss_mib())
+            if setting.device.type == 'cuda' else peak_rss_mib())
     return dict(peak_mib=peak, added_mib=peak - baseline, with_cp=setting.with_cp)
 
 

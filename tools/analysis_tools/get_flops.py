@@ -39,6 +39,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
+from mmevad.models.layers.attention import portable_importance
 
 IMPORTANCE_OP = 'mmevad::keyframe_importance'
 IMPORTANCE_KEY = 'keyframe_importance (q.k^T recomputed for ranking)'
@@ -129,7 +130,9 @@ def count_macs(module: nn.Module, inputs: torch.Tensor):
                            importance_macs)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
-    with torch.no_grad():  # also keeps gradient checkpointing out of the trace
+    # portable_importance: pruning blocks run fused attention + mmevad::keyframe_importance, as
+    # on any device, not the CPU-only logsumexp path (mmevad/models/layers/attention.py)
+    with torch.no_grad(), portable_importance():  # no_grad also keeps checkpointing out
         total = analyzer.total()
     extra = analyzer.by_operator()[IMPORTANCE_KEY]
     return analyzer, total - extra, extra

@@ -266,7 +266,9 @@ class EVAD(BaseDetector):
         """
         if data_samples is None:
             data_samples = _samples_for(inputs)
-        proposals, actions, _ = self._detect(inputs, data_samples)
+        feats, fpn_feats = self.extract_feat(inputs)
+        proposals = self.localization_head.predict(fpn_feats, data_samples)
+        actions = self.roi_head.predict(feats, proposals, data_samples)
         return (torch.stack([p.bboxes for p in proposals]),
                 torch.stack([p.scores for p in proposals]),
                 torch.stack([a.scores for a in actions]))

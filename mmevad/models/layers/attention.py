@@ -1,13 +1,18 @@
 """Multi-head self-attention with VideoMAE's q/v biases, fused by default, and the keyframe-centric
 importance score that EVAD's token pruning ranks tokens by (docs/algorithm.md#pruning)."""
-from typing import Tuple
+import contextlib
+import math
+from typing import Iterator, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmaction.models.backbones.vit_mae import Attention
 from torch import Tensor
 
-__all__ = ['QVBiasAttention', 'keyframe_importance']
+__all__ = [
+    'QVBiasAttention', 'keyframe_importance', 'keyframe_importance_eager',
+    'keyframe_importance_from_lse', 'keyframe_importance_from_lse_eager', 'portable_importance'
+]
 
 # Upper bound on the elements of one chunk of attention probabilities, (B, heads, rows, N):
 # 2**22 float32 values = 16 MiB, against ~1 GiB for the whole map of ViT-B at 288x512. (On a
@@ -15,11 +20,7 @@ __all__ = ['QVBiasAttention', 'keyframe_importance']
 _CHUNK_ELEMENTS = 2**22
 
 
-# A custom op rather than a plain function so that it is one opaque node for tracers: the FLOP
-# counter (tools/analysis_tools/get_flops.py) can then book its q.k^T recomputation separately
-# from the attention itself, which docs/algorithm.md#flops counts once per block.
-@torch.library.custom_op('mmevad::keyframe_importance', mutates_args=())
-def keyframe_importance(q: Tensor,
+def keyframe_importance_eager(q: Tensor,
                         k: Tensor,
                         num_keyframe: int,
                         enhanced_weight: float,
@@ -68,10 +69,100 @@ def keyframe_importance(q: Tensor,
         return received[:, :, 0, num_keyframe:].sum(dim=1) / (num_tokens * heads)
 
 
+# A custom op rather than the plain function so that it is one opaque node for tracers: the FLOP
+# counter (tools/analysis_tools/get_flops.py) can then book its q.k^T recomputation separately
+# from the attention itself, which docs/algorithm.md#flops counts once per block. ONNX export traces
+# keyframe_importance_eager instead (mmevad/deployment/onnx_export.py).
+keyframe_importance = torch.library.custom_op(
+    'mmevad::keyframe_importance', keyframe_importance_eager, mutates_args=())
+
+
 @keyframe_importance.register_fake
 def _keyframe_importance_fake(q, k, num_keyframe, enhanced_weight, scale, chunk_rows=0):
     dtype = torch.promote_types(q.dtype, torch.float32)
     return q.new_empty(q.shape[0], q.shape[2] - num_keyframe, dtype=dtype)
+
+
+# PyTorch's CPU flash-attention kernel: returns the attention output and the row logsumexp
+# ``lse`` (B, heads, N) in float32; it is the kernel scaled_dot_product_attention itself picks on
+# the CPU (same output and backward, tested).
+_cpu_flash_attention = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+
+
+def keyframe_importance_from_lse_eager(q: Tensor, k: Tensor, lse: Tensor, num_keyframe: int,
+                                       enhanced_weight: float, scale: float) -> Tensor:
+    """:func:`keyframe_importance_eager` from the row logsumexps of the attention, with one more
+    flash-attention pass instead of an explicit softmax (CPU).
+
+    With ``A[q, j] = exp(scale q_q.k_j - lse_q)`` and the query weights ``w_q`` (``ew`` for the
+    keyframe queries, 1 otherwise), the attention key ``j`` receives is
+    ``sum_q w_q A[q, j] = exp(logsumexp_q(scale q_q.k_j + log w_q - lse_q))``: the row
+    logsumexp of a second attention pass whose queries are the keys and whose keys are the
+    original queries, each with the bias ``log w_q - lse_q``. The fused kernel takes no bias, so
+    the bias rides in one extra head dimension: ``k' = [k_j, 1]`` and ``q' = [q_q, bias / scale]``
+    give ``scale q'.k' = scale q_q.k_j + bias_q``. Only the non-keyframe keys are queried. Why:
+    on the CPU the explicit softmax over ``N x N`` logits cost one to three times the fused
+    attention (ViT-B block, N = 2592, one or two threads), which never forms it; the second pass
+    costs less than one attention (the values it averages, ``v = q'``, are wasted: the kernel
+    needs them). Float32 error: about ``eps * |largest logit|`` relative to the largest score,
+    since ``-lse / scale`` rides in the matrix product. Not differentiable.
+
+    Args:
+        q, k (Tensor): ``(B, heads, N, C / heads)`` unscaled queries and keys of the attention
+            that produced ``lse``; the first ``Nk`` tokens are the keyframe tokens.
+        lse (Tensor): ``(B, heads, N)`` logsumexp over the keys of ``scale * q k^T``.
+        num_keyframe (int): ``Nk``.
+        enhanced_weight (float): ``ew > 0``, the weight of the keyframe-query rows.
+        scale (float): the attention scale.
+
+    Returns:
+        Tensor: ``(B, N - Nk)`` scores in at least float32.
+    """
+    batch, heads, num_tokens, head_dims = q.shape
+    dtype = torch.promote_types(q.dtype, torch.float32)
+    with torch.no_grad():
+        log_weight = lse.new_zeros(num_tokens, dtype=dtype)
+        log_weight[:num_keyframe] = math.log(enhanced_weight)
+        bias = log_weight - lse.to(dtype)  # (B, heads, N)
+        keys = q.new_empty(batch, heads, num_tokens, head_dims + 1, dtype=dtype)
+        keys[..., :head_dims] = q
+        keys[..., head_dims] = bias / scale
+        queries = k.new_empty(batch, heads, num_tokens - num_keyframe, head_dims + 1, dtype=dtype)
+        queries[..., :head_dims] = k[:, :, num_keyframe:]
+        queries[..., head_dims] = 1.
+        _, received = _cpu_flash_attention(queries, keys, keys, 0., False, scale=scale)
+        return received.exp().sum(dim=1) / (num_tokens * heads)
+
+
+# An opaque custom op for the same reason as keyframe_importance (tracers see one node).
+keyframe_importance_from_lse = torch.library.custom_op(
+    'mmevad::keyframe_importance_from_lse', keyframe_importance_from_lse_eager, mutates_args=())
+
+
+@keyframe_importance_from_lse.register_fake
+def _keyframe_importance_from_lse_fake(q, k, lse, num_keyframe, enhanced_weight, scale):
+    dtype = torch.promote_types(q.dtype, torch.float32)
+    return q.new_empty(q.shape[0], q.shape[2] - num_keyframe, dtype=dtype)
+
+
+_PORTABLE = [False]
+
+
+@contextlib.contextmanager
+def portable_importance() -> Iterator[None]:
+    """Rank tokens with the device-independent path (fused attention, then
+    :func:`keyframe_importance`) inside this context, also on the CPU.
+
+    The FLOP counter (``tools/analysis_tools/get_flops.py``) and the ONNX export use it: the
+    counter books the recomputation of ``q k^T`` under its own name, and ONNX has no form of the
+    CPU flash kernel. The scores are the same up to float rounding (tested).
+    """
+    previous = _PORTABLE[0]
+    _PORTABLE[0] = True
+    try:
+        yield
+    finally:
+        _PORTABLE[0] = previous
 
 
 class QVBiasAttention(Attention):
@@ -150,13 +241,34 @@ class QVBiasAttention(Attention):
         q, k, v = self.qkv_heads(x)
         return self.merge_heads(self.attend(q, k, v))
 
+    def _importance_from_lse(self, q: Tensor, enhanced_weight: float) -> bool:
+        """Whether :meth:`forward_and_importance` takes the CPU logsumexp path."""
+        return (self.fused and q.device.type == 'cpu' and not _PORTABLE[0]
+                and not torch.jit.is_tracing() and enhanced_weight > 0
+                and not (self.training and self.attn_drop.p > 0)
+                and q.dtype in (torch.float32, torch.float64)
+                and not torch.is_autocast_enabled('cpu'))
+
     def forward_and_importance(self, x: Tensor, num_keyframe: int,
                                enhanced_weight: float) -> Tuple[Tensor, Tensor]:
         """The attention output plus the keyframe-centric importance of the non-keyframe tokens.
 
-        The output is computed exactly as :meth:`forward` (same ops, so gradient checkpointing
-        can recompute it with :meth:`forward`); the scores come from :func:`keyframe_importance`
-        on detached queries and keys (pre-dropout probabilities; attention dropout is 0 in EVAD).
+        The output is computed exactly as :meth:`forward` (same kernel, so gradient checkpointing
+        can recompute it with :meth:`forward`); the scores use the pre-dropout probabilities
+        (attention dropout is 0 in EVAD) of detached queries and keys. Two paths, chosen by
+        device:
+
+        - CPU (fused, float32/64 queries and keys, no attention dropout,
+          ``enhanced_weight > 0``): the CPU flash kernel that
+          ``scaled_dot_product_attention`` runs there, called directly for its row logsumexps,
+          then :func:`keyframe_importance_from_lse`, cheaper than the recomputation below
+          (README, "Speed").
+        - otherwise (CUDA, dropout, :func:`portable_importance`, jit tracing, bf16/fp16 under
+          autocast, where the kernel's logsumexps carry half-precision errors of ~0.5 % that
+          the recomputation in float32 does not have):
+          ``scaled_dot_product_attention`` and :func:`keyframe_importance`, which rebuilds the
+          probabilities in chunks. (CUDA's fused kernels return logsumexps too, but their
+          private signatures differ by kernel and version; this path was not measured there.)
 
         Args:
             x (Tensor): ``(B, N, C)`` normalised tokens, keyframe tokens first.
@@ -167,6 +279,12 @@ class QVBiasAttention(Attention):
             tuple[Tensor, Tensor]: ``(B, N, C)`` output and ``(B, N - Nk)`` scores.
         """
         q, k, v = self.qkv_heads(x)
+        if self._importance_from_lse(q, enhanced_weight):
+            out, lse = _cpu_flash_attention(q, k, v, 0., False, scale=self.scale)
+            score = keyframe_importance_from_lse(q.detach(), k.detach(), lse.detach(),
+                                                 int(num_keyframe), float(enhanced_weight),
+                                                 float(self.scale))
+            return self.merge_heads(out), score
         out = self.merge_heads(self.attend(q, k, v))
         score = keyframe_importance(q.detach(), k.detach(), int(num_keyframe),
                                     float(enhanced_weight), float(self.scale))
