@@ -5,7 +5,7 @@ proposal: boxes, person scores, action scores and the kept non-keyframe token in
 test-time selection (person threshold, NMS) stays outside, in :meth:`EVAD.select_detections`,
 because its output size depends on the data.
 
-``torch.onnx.export`` (``torch.export`` underneath) cannot trace three parts of the eager model
+``torch.onnx.export`` (``torch.export`` underneath) cannot trace four parts of the eager model
 as they are, so :func:`export_rewrites` swaps them for equivalent code while exporting (the
 pattern of mmdeploy's function rewriters, without its dependency):
 
@@ -18,6 +18,9 @@ pattern of mmdeploy's function rewriters, without its dependency):
   the same values, at a few times the (small) cost of RoIAlign.
 - :class:`SeparableRoIAlign` groups RoIs by image with a data-dependent group size; the rewrite
   gathers each RoI's map and contracts it directly (same formula).
+- The actor-token extractor pools only RoIs with finite coordinates (``pool_finite_rois``, so a
+  damaged clip cannot stop a batch), a branch on the data; the export pools every RoI (the same
+  values for finite boxes).
 
 mmcv's ``RoIAlign`` has no ONNX form onnxruntime can run (mmcv 2.x dropped its custom-op library),
 so :func:`use_separable_roi_align` replaces it by :class:`SeparableRoIAlign`, which computes the
@@ -25,7 +28,7 @@ same aligned average (equal to 1e-10 in float64, ``tests/test_models/test_layers
 """
 import contextlib
 import types
-from typing import Dict, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -35,6 +38,7 @@ from torch import Tensor, nn
 
 from mmevad.models.layers import attention
 from mmevad.models.layers.roi_align import SeparableRoIAlign
+from mmevad.models.roi_heads import actor_token_extractor
 
 __all__ = [
     'EVADTensorOutputs', 'export_rewrites', 'use_separable_roi_align', 'export_onnx',
@@ -134,6 +138,11 @@ def _separable_roi_align_forward(self, input: Tensor, rois: Tensor) -> Tensor:
     return torch.einsum('nih,nchw,njw->ncij', wy, maps, wx)
 
 
+def _pool_all_rois(pool: Callable[[Tensor], Tensor], rois: Tensor, out: Tensor) -> Tensor:
+    """``pool_finite_rois`` without its data-dependent check: every RoI is pooled."""
+    return pool(rois)
+
+
 @contextlib.contextmanager
 def export_rewrites(model: nn.Module) -> Iterator[None]:
     """Within this context, ``model`` traces with ``torch.export`` (see the module docstring);
@@ -150,12 +159,15 @@ def export_rewrites(model: nn.Module) -> Iterator[None]:
     # the custom op's own Python body, traced op by op
     importance_op = attention.keyframe_importance
     attention.keyframe_importance = attention.keyframe_importance_eager
+    finite_rois_only = actor_token_extractor.pool_finite_rois
+    actor_token_extractor.pool_finite_rois = _pool_all_rois
     try:
         # ONNX has no form of the CPU flash kernel's logsumexp path: rank with the portable one
         with attention.portable_importance():
             yield
     finally:
         attention.keyframe_importance = importance_op
+        actor_token_extractor.pool_finite_rois = finite_rois_only
         for module in patched:
             del module.forward
 
