@@ -1,3 +1,8 @@
+from .checkpoint import (CheckpointMismatchError, check_state_dict_fits, find_state_dict_mismatch,
+                         load_checkpoint_strictly)
 from .setup_env import adapt_dist_backend
 
-__all__ = ['adapt_dist_backend']
+__all__ = [
+    'adapt_dist_backend', 'CheckpointMismatchError', 'check_state_dict_fits',
+    'find_state_dict_mismatch', 'load_checkpoint_strictly'
+]
