@@ -15,7 +15,7 @@ from mmaction.utils import register_all_modules as _register_mmaction  # noqa: E
 _register_mmdet(init_default_scope=False)
 _register_mmaction(init_default_scope=False)
 
-from . import datasets, engine, models, structures  # noqa: E402,F401
+from . import datasets, engine, models, structures, visualization  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -1,6 +1,7 @@
 """Evaluate a checkpoint on the test split of a config (MMAction2's tools/test.py flags).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump results.pkl]
+        [--show-dir DIR] [--show] [--interval N] [--wait-time S]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
@@ -21,6 +22,7 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument(
         '--dump', type=str, help='dump the predictions to this pickle file (.pkl)')
+    add_show_args(parser)
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -36,6 +38,40 @@ def parse_args():
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
+
+
+def add_show_args(parser: argparse.ArgumentParser) -> None:
+    """``--show-dir/--show/--interval/--wait-time``: draw the test keyframes (mmaction2's and
+    mmdet's test-tool flags)."""
+    parser.add_argument(
+        '--show-dir',
+        help='write every drawn keyframe (raw frame; ground truth left, predictions right) '
+        'to DIR/<video_id>_<timestamp>.jpg')
+    parser.add_argument('--show', action='store_true', help='show the drawn keyframes')
+    parser.add_argument(
+        '--interval', type=int, default=1, help='draw every N-th keyframe (default: all)')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='seconds each shown keyframe stays')
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace) -> Config:
+    """With ``--show`` or ``--show-dir``, draw the test keyframes with
+    ``EVADVisualizationHook`` and ``EVADLocalVisualizer`` (whatever the config had: mmaction2's
+    ``ActionVisualizer`` and ``VisualizationHook`` draw classification clips)."""
+    if not (args.show or args.show_dir):
+        return cfg
+    cfg.setdefault('default_hooks', {})
+    hook = cfg.default_hooks.get('visualization') or {}
+    if hook.get('type') not in ('EVADVisualizationHook', 'mmevad.EVADVisualizationHook'):
+        hook = dict(type='EVADVisualizationHook')
+    hook.update(draw=True, show=args.show, wait_time=args.wait_time, interval=args.interval,
+                test_out_dir=args.show_dir)
+    cfg.default_hooks.visualization = hook
+    visualizer = cfg.get('visualizer') or {}
+    if visualizer.get('type') != 'EVADLocalVisualizer':
+        cfg.visualizer = dict(type='EVADLocalVisualizer', name='visualizer',
+                              vis_backends=visualizer.get('vis_backends'))
+    return cfg
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -62,7 +98,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main():
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = enable_visualization(merge_args(Config.fromfile(args.config), args), args)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

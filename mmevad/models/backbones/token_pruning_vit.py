@@ -312,8 +312,8 @@ class TokenPruningViT(BaseModule):
         Returns:
             TokenPruningOutput | Tensor: with ``out_type='evad'``, ``keyframe_feats`` (four
             ``(B, C, s*h, s*w)`` maps, ``s`` = 4, 2, 1, 0.5), ``tokens`` ``(B, Nk + K, C)``
-            after the final norm (keyframe tokens first), ``kept_index`` ``(B, K)`` and
-            ``grid`` ``(t, h, w)``; with ``out_type='dense'``, ``(B, C, t, h, w)``.
+            after the final norm (keyframe tokens first), ``kept_index`` ``(B, K)``, ``grid``
+            ``(t, h, w)`` and ``kept_index_per_block`` (one ``(B, K_i)`` per block); with ``out_type='dense'``, ``(B, C, t, h, w)``.
         """
         x, grid = self._embed(x)
         t, h, w = grid
@@ -330,6 +330,8 @@ class TokenPruningViT(BaseModule):
             num_tokens - num_keyframe, device=x.device).repeat(batch, 1)
 
         taps = []
+        # which tokens survive each block, for the kept-token view (indices only, no features)
+        kept_per_block = []
         for index, (block, count) in enumerate(zip(self.blocks, counts)):
             if count == x.shape[1]:
                 x = block(x)
@@ -339,6 +341,7 @@ class TokenPruningViT(BaseModule):
                 x, kept_index = self._keep_top_tokens(x, score, kept_index, num_keyframe,
                                                       count - num_keyframe)
                 x = block.mlp_residual(x)
+            kept_per_block.append(kept_index)
             if index in self.feature_taps and self.out_type == 'evad':
                 taps.append(x[:, :num_keyframe])
         x = self.norm(x)
@@ -350,7 +353,7 @@ class TokenPruningViT(BaseModule):
         feats = tuple(
             self._keyframe_map(tap, h, w, self.patch_size / stride)
             for tap, stride in zip(taps, self.feature_strides))
-        return TokenPruningOutput(feats, x, kept_index, grid)
+        return TokenPruningOutput(feats, x, kept_index, grid, tuple(kept_per_block))
 
     @staticmethod
     def _keep_top_tokens(x: Tensor, score: Tensor, kept_index: Tensor, num_keyframe: int,
