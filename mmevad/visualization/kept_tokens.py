@@ -243,11 +243,10 @@ def draw_kept_tokens(frames: Union[np.ndarray, Sequence[np.ndarray]],
         y += line_h
         for s in range(t):
             x = gap + s * (tile_w + gap)
-            tile = dim_dropped_tokens(shown[s], mask[s], tile_patch, dim)
-            canvas[y:y + tile_height, x:x + tile_w] = tile
-            if s == key_slot:
-                cv2.rectangle(canvas, (x - border + 1, y - border + 1),
-                              (x + tile_w + border - 2, y + tile_height + border - 2),
-                              KEYFRAME_COLOR, border)
+            if s == key_slot:  # a filled rectangle under the tile leaves a frame around it
+                canvas[y - border:y + tile_height + border,
+                       x - border:x + tile_w + border] = KEYFRAME_COLOR
+            canvas[y:y + tile_height, x:x + tile_w] = dim_dropped_tokens(
+                shown[s], mask[s], tile_patch, dim)
         y += tile_height + gap
     return canvas
