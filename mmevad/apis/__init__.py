@@ -3,10 +3,11 @@ the results (:class:`EVADInferencer`)."""
 from .clip_sampling import KeyframeClipPipeline, KeyframeStream, keyframe_index_of
 from .inference import (VideoSource, detect_clip, detect_video, init_detector,
                         iter_video_detections, open_video)
+from .inferencer import EVADInferencer
 from .results import KeyframeDetections
 
 __all__ = [
-    'init_detector', 'detect_clip', 'detect_video', 'iter_video_detections', 'open_video',
-    'VideoSource', 'KeyframeDetections', 'KeyframeClipPipeline', 'KeyframeStream',
+    'EVADInferencer', 'init_detector', 'detect_clip', 'detect_video', 'iter_video_detections',
+    'open_video', 'VideoSource', 'KeyframeDetections', 'KeyframeClipPipeline', 'KeyframeStream',
     'keyframe_index_of'
 ]
