@@ -57,7 +57,7 @@ def trained_tiny_evad(tmp_path_factory):
              'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
              'val_dataloader.persistent_workers=False', f'default_hooks.checkpoint.interval={iters}',
              f'param_scheduler.1.milestones=[{int(iters * 0.8)}]', f'param_scheduler.1.end={iters}',
-             cwd=workspace)
+             cwd=workspace, timeout=1800)  # generous: a shared machine slows training down
     checkpoint = workspace / 'work_dir' / f'iter_{iters}.pth'
     assert checkpoint.is_file()
     return dict(workspace=workspace, data=data, checkpoint=checkpoint)
