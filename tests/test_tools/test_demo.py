@@ -64,15 +64,19 @@ def test_demo_runs_on_the_real_clips(clip, random_checkpoint, tmp_path):
 
 
 def generated_person_boxes(data, video_index=0, split_code=0):
-    """Pixel boxes of the generated figures of a synthetic video at every frame: the scene
-    the generator drew for it (same seed), simulated again. ``(F, P, 4)``."""
+    """Pixel boxes of the generated figures of a synthetic video at every frame, clipped to
+    the frame: the scene the generator drew for it (same seed), simulated again.
+    ``(F, P, 4)``."""
     meta = json.load(open(osp.join(data.root, 'synthetic_ava.json')))
     video_id = (data.train_video_ids if split_code == 0 else data.val_video_ids)[video_index]
     scene = sample_scene(
         np.random.default_rng([meta['seed'], split_code, video_index, 0]), video_id,
         meta['height'], meta['width'], meta['seconds'], SceneConfig(**meta['scene_config']))
     tracks = [simulate_figure(f, scene.seconds, scene.width) for f in scene.figures]
-    return video_id, np.stack([t.boxes for t in tracks], axis=1)
+    boxes = np.stack([t.boxes for t in tracks], axis=1)
+    # inside the frame, as the annotations and EVAD's boxes are
+    size = [meta['width'], meta['height']] * 2
+    return video_id, np.clip(boxes, 0, size)
 
 
 def iou(a, b):
