@@ -55,7 +55,8 @@ def trained_tiny_evad(tmp_path_factory):
              f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters * 100}',
              'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
              'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
-             'val_dataloader.persistent_workers=False', f'default_hooks.checkpoint.interval={iters}',
+             'val_dataloader.persistent_workers=False',
+             f'default_hooks.checkpoint.interval={iters}',
              f'param_scheduler.1.milestones=[{int(iters * 0.8)}]', f'param_scheduler.1.end={iters}',
              cwd=workspace, timeout=1800)  # generous: a shared machine slows training down
     checkpoint = workspace / 'work_dir' / f'iter_{iters}.pth'
