@@ -11,9 +11,11 @@ with keep rate 1.0 and 0.7 (short side 288, 16 frames). Weights are random (a mo
 does not depend on its weights; EVAD's selection keeps at most its ``num_proposals`` persons).
 
 Each configuration runs ``detect_video`` on ``--keyframes`` keyframes (one per second) of random
-frames held in memory, after ``--warmup`` untimed batches, and reports keyframes per second.
-``--short-side`` overrides the configs' ``Resize`` (None keeps it). Timings on a shared machine
-vary with its load: compare rows of one run.
+frames held in memory, after ``--warmup`` untimed batches, and reports keyframes per second
+(wall clock) and the process's CPU seconds per keyframe (all threads; on a shared machine less
+sensitive to the other jobs than the wall clock). ``--short-side`` overrides the configs'
+``Resize`` (None keeps it). Timings on a shared machine vary with its load: compare rows of one
+run.
 """
 import argparse
 import json
@@ -102,11 +104,12 @@ def benchmark(config: str, batch_size: int, args) -> dict:
     frames = frames_for(args.keyframes)
     if args.device.startswith('cuda'):
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     results = detect_video(model, frames, 1.0, batch_size, progress=False, fps=fps)
     if args.device.startswith('cuda'):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     assert len(results) == args.keyframes, (len(results), args.keyframes)
     return dict(
         config=osp.basename(config),
@@ -116,7 +119,8 @@ def benchmark(config: str, batch_size: int, args) -> dict:
         batch_size=batch_size,
         keyframes=len(results),
         seconds=round(seconds, 2),
-        keyframes_per_s=round(len(results) / seconds, 3))
+        keyframes_per_s=round(len(results) / seconds, 3),
+        cpu_s_per_keyframe=round(cpu_seconds / len(results), 2))
 
 
 def main(argv=None):
@@ -125,15 +129,17 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     configs = args.configs or [TINY, *VIT_B]
     rows = []
-    print('| config | keep rates | clip | short side | batch | keyframes | s | keyframes/s |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('| config | keep rates | clip | short side | batch | keyframes | s | keyframes/s | '
+          'CPU s / keyframe |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for config in configs:
         for batch_size in args.batch_sizes:
             row = benchmark(config, batch_size, args)
             rows.append(row)
             print(f"| {row['config']} | {row['keep_rates']} | {row['clip']} | "
                   f"{row['short_side']} | {row['batch_size']} | {row['keyframes']} | "
-                  f"{row['seconds']} | {row['keyframes_per_s']} |", flush=True)
+                  f"{row['seconds']} | {row['keyframes_per_s']} | {row['cpu_s_per_keyframe']} |",
+                  flush=True)
     print(f'device {args.device}, torch threads {torch.get_num_threads()}, input frames '
           f'{args.frame_size[0]}x{args.frame_size[1]}, random weights')
     if args.out:
