@@ -112,7 +112,7 @@ def _cell_edges(size: int, cells: int, patch_size: Optional[float]) -> np.ndarra
 def dim_dropped_tokens(frame: np.ndarray,
                        mask: Union[Tensor, np.ndarray],
                        patch_size: Optional[float] = None,
-                       dim: float = 0.25,
+                       dim: float = 0.35,
                        grid_lines: bool = True) -> np.ndarray:
     """One frame with the squares of its dropped tokens dimmed.
 
@@ -122,7 +122,8 @@ def dim_dropped_tokens(frame: np.ndarray,
         patch_size (float, optional): pixels of ``frame`` per token side; the grid starts at
             the top-left corner and may extend past the frame (EVAD pads the clip at the
             bottom and right). None stretches the grid over the frame. Defaults to None.
-        dim (float): brightness factor of the dropped tokens' pixels. Defaults to 0.25.
+        dim (float): brightness factor of the dropped tokens' pixels, which are also turned
+            grey. Defaults to 0.35.
         grid_lines (bool): draw one-pixel token borders, half transparent. Defaults to True.
 
     Returns:
@@ -144,13 +145,14 @@ def dim_dropped_tokens(frame: np.ndarray,
     col_of = np.searchsorted(cols, np.arange(width), side='right') - 1
     keep = mask[row_of[:, None], col_of[None, :]]
     out = frame.astype(np.float32)
-    out[~keep] *= dim
+    # dropped: grey and dark, so that the kept tokens stand out in colour
+    out[~keep] = out[~keep].mean(-1, keepdims=True) * dim
     if grid_lines:
         line = np.array(GRID_LINE_COLOR, np.float32)
         for y in rows[1:-1]:
-            out[y] = 0.6 * out[y] + 0.4 * line
+            out[y] = 0.75 * out[y] + 0.25 * line
         for x in cols[1:-1]:
-            out[:, x] = 0.6 * out[:, x] + 0.4 * line
+            out[:, x] = 0.75 * out[:, x] + 0.25 * line
     return out.round().clip(0, 255).astype(np.uint8)
 
 
@@ -161,19 +163,25 @@ def _put_text(canvas: np.ndarray, text: str, x: int, y: int, scale: float,
                 2 if bold else 1, cv2.LINE_AA)
 
 
+def _text_width(text: str, scale: float, bold: bool = False) -> int:
+    (width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2 if bold else 1)
+    return width
+
+
 def draw_kept_tokens(frames: Union[np.ndarray, Sequence[np.ndarray]],
                      masks_per_block: Sequence[Union[Tensor, np.ndarray]],
                      grid: Grid,
                      patch_size: Optional[float] = None,
                      row_labels: Optional[Sequence[str]] = None,
-                     dim: float = 0.25,
+                     dim: float = 0.35,
                      tile_height: int = 180,
                      title: Optional[str] = None) -> np.ndarray:
     """Compose the kept-token view of one clip: rows = pruning stages, columns = temporal slots.
 
     Each tile shows one frame of a temporal slot (the middle one of the frames the slot covers)
-    with the tokens dropped by then dimmed; the keyframe slot, never pruned, is framed in
-    orange. Above each row is its label with the number of non-keyframe tokens kept.
+    with the tokens dropped by then dimmed and grey; the keyframe slot, never pruned, is framed
+    in orange. Above each row is its label with the number of non-keyframe tokens kept; the
+    header says what the colours mean.
 
     Args:
         frames (np.ndarray | Sequence[np.ndarray]): ``(T, H, W, 3)`` uint8 RGB frames of the
@@ -187,7 +195,7 @@ def draw_kept_tokens(frames: Union[np.ndarray, Sequence[np.ndarray]],
             Defaults to None.
         row_labels (Sequence[str], optional): one label per row; defaults to
             ``'stage i'``.
-        dim (float): brightness of dropped tokens. Defaults to 0.25.
+        dim (float): brightness of dropped tokens. Defaults to 0.35.
         tile_height (int): height of each tile in pixels; frames are resized (nearest, so
             token borders stay sharp) to it. Defaults to 180.
         title (str, optional): a line above everything. Defaults to None.
@@ -224,22 +232,28 @@ def draw_kept_tokens(frames: Union[np.ndarray, Sequence[np.ndarray]],
     line_h = int(32 * font) + 8
     key_slot = t // 2
     num_nonkey = (t - 1) * h * w
-    width_all = t * tile_w + (t + 1) * gap
-    top = (line_h if title else 0) + line_h  # title, then column headers
+    legend = 'grey: pruned tokens, orange: keyframe slot (never pruned)'
+    row_texts = [f'{label}: {int(mask.sum()) - h * w}/{num_nonkey} non-keyframe tokens kept'
+                 for label, mask in zip(row_labels, masks)]
+    # wide enough for the tiles and every line of text
+    width_all = max([t * tile_w + (t + 1) * gap] + [
+        _text_width(text, font) + 2 * gap for text in row_texts
+    ] + [_text_width(legend, font * 0.9) + 2 * gap,
+         _text_width(title, font, True) + 2 * gap if title else 0])
+    top = (2 if title else 1) * line_h + line_h  # title, legend, then column headers
     height_all = top + len(masks) * (line_h + tile_height + gap) + gap
     canvas = np.full((height_all, width_all, 3), BACKGROUND, np.uint8)
 
     if title:
         _put_text(canvas, title, gap, line_h - 10, font, bold=True)
+    _put_text(canvas, legend, gap, (2 if title else 1) * line_h - 10, font * 0.9)
     for s in range(t):
         x = gap + s * (tile_w + gap)
         label = f'slot {s}' + (' (keyframe)' if s == key_slot else '')
         _put_text(canvas, label, x, top - 10, font * 0.9)
     y = top
-    for label, mask in zip(row_labels, masks):
-        kept = int(mask.sum()) - h * w
-        _put_text(canvas, f'{label}: {kept}/{num_nonkey} non-keyframe tokens kept', gap,
-                  y + line_h - 10, font)
+    for text, mask in zip(row_texts, masks):
+        _put_text(canvas, text, gap, y + line_h - 10, font)
         y += line_h
         for s in range(t):
             x = gap + s * (tile_w + gap)

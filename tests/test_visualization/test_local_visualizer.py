@@ -148,3 +148,21 @@ def test_add_datasample_draws_gt_left_and_predictions_right(visualizer, tmp_path
                               out_file=str(tmp_path / 'b.png'), pred_score_thr=0.95)
     pred = changed(visualizer.get_image(), image)
     assert not (pred & ~border_band(pred.shape, [100, 20, 180, 80], margin=3)).any()
+
+
+def test_overlay_blended_on_a_frame_is_the_direct_drawing(visualizer):
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    boxes = np.array([[20, 50, 80, 115], [110, 45, 190, 110]], np.float32)
+    scores = np.array([[0.9, 0.6, 0.1], [0.2, 0.1, 0.7]])
+    args = (boxes, scores, NAMES, np.array([0.95, 0.8]))
+    direct = visualizer.draw_actor_detections(frame, *args)
+    overlay = visualizer.draw_actor_overlay(frame.shape[:2], *args)
+    assert overlay.shape == (120, 200, 4)
+    blended = EVADLocalVisualizer.blend_overlay(frame, overlay)
+    assert np.abs(blended.astype(int) - direct.astype(int)).max() <= 2
+    # transparent wherever nothing is drawn
+    nothing = ~changed(direct, frame)
+    assert overlay[nothing, 3].max() < 0.01
+    with pytest.raises(ValueError, match='draw the overlay for the frame size'):
+        EVADLocalVisualizer.blend_overlay(frame[:60], overlay)

@@ -1,3 +1,3 @@
-from .visualization_hook import EVADVisualizationHook, ava_class_names
+from .visualization_hook import EVADVisualizationHook, ava_class_names, load_keyframe
 
-__all__ = ['EVADVisualizationHook', 'ava_class_names']
+__all__ = ['EVADVisualizationHook', 'ava_class_names', 'load_keyframe']

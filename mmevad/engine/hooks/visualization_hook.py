@@ -12,7 +12,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.visualization import Visualizer
 
-__all__ = ['EVADVisualizationHook', 'ava_class_names']
+__all__ = ['EVADVisualizationHook', 'ava_class_names', 'load_keyframe']
 
 
 def ava_class_names(dataset) -> Optional[List[str]]:
@@ -38,6 +38,31 @@ def ava_class_names(dataset) -> Optional[List[str]]:
     return [names.get(i, f'class {i}') for i in ids[1:num_classes]]
 
 
+def load_keyframe(dataset, index: int) -> np.ndarray:
+    """The raw keyframe of sample ``index`` of an AVA-style dataset, as the model sees it.
+
+    The dataset's own pipeline runs up to the transform that decodes frames (``RawFrameDecode``
+    for AVA's extracted frames, a video decoder otherwise) with ``SampleAVAFrames`` reduced to
+    the clip's centre frame, so no second copy of the frame-index arithmetic exists here and
+    no resize is applied.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` RGB uint8 frame at the resolution stored on disk.
+    """
+    results = copy.deepcopy(dataset.get_data_info(index))
+    for transform in dataset.pipeline.transforms:
+        if isinstance(transform, SampleAVAFrames):
+            # the clip's centre frame only (the keyframe), sampled as the clip is
+            transform = SampleAVAFrames(clip_len=1, frame_interval=1, test_mode=True)
+        results = transform(results)
+        if 'imgs' in results:
+            imgs = results['imgs']
+            return np.asarray(imgs[len(imgs) // 2])
+    raise ValueError(
+        f'the pipeline of {type(dataset).__name__} never decodes frames (no transform sets '
+        f"'imgs'), so the keyframe of sample {index} cannot be drawn")
+
+
 @HOOKS.register_module()
 class EVADVisualizationHook(Hook):
     """Draw EVAD's detections of validation and test keyframes, as mmdet's
@@ -49,10 +74,8 @@ class EVADVisualizationHook(Hook):
     :meth:`~mmevad.visualization.EVADLocalVisualizer.add_datasample`: the ground truth left,
     the predictions right.
 
-    The keyframe is read with the dataset's own pipeline: its transforms run up to the one
-    that decodes the frames (``RawFrameDecode`` for AVA's extracted frames, a video decoder
-    otherwise), with ``SampleAVAFrames`` reduced to the clip's centre frame, so the drawn
-    frame is the keyframe the model saw, before any resize. The sample is found by its
+    The keyframe is read by :func:`load_keyframe` with the dataset's own pipeline, so the
+    drawn frame is the keyframe the model saw, before any resize. The sample is found by its
     ``img_key`` metainfo (``'<video_id>,<timestamp>'``, kept by ``PackActionInputs``).
 
     Args:
@@ -153,19 +176,7 @@ class EVADVisualizationHook(Hook):
 
     def load_keyframe(self, dataset, img_key: str) -> np.ndarray:
         """The raw ``(H, W, 3)`` RGB keyframe of the sample ``img_key`` of ``dataset``."""
-        index = self._sample_index(dataset, img_key)
-        results = copy.deepcopy(dataset.get_data_info(index))
-        for transform in dataset.pipeline.transforms:
-            if isinstance(transform, SampleAVAFrames):
-                # the clip's centre frame only (the keyframe), sampled as the clip is
-                transform = SampleAVAFrames(clip_len=1, frame_interval=1, test_mode=True)
-            results = transform(results)
-            if 'imgs' in results:
-                imgs = results['imgs']
-                return np.asarray(imgs[len(imgs) // 2])
-        raise ValueError(
-            f'the pipeline of {type(dataset).__name__} never decodes frames (no transform '
-            f"sets 'imgs'), so the keyframe of {img_key} cannot be drawn")
+        return load_keyframe(dataset, self._sample_index(dataset, img_key))
 
     def _sample_index(self, dataset, img_key: str) -> int:
         index_of_key = self._index_of_key.get(id(dataset))
