@@ -108,37 +108,16 @@ class EVADInferencer(BaseInferencer):
             if det is None:
                 drawn.append(frame)
                 continue
+            # frames that hold one keyframe's detections share one drawing of them: a
+            # matplotlib render per frame would cost several times the detection
             if id(det) not in overlays:
-                overlays[id(det)] = self._overlay(det, frame.shape[:2], action_thr, person_thr,
-                                                  max_labels)
-            over, transmit = overlays[id(det)]
-            drawn.append((over + transmit * frame).round().clip(0, 255).astype(np.uint8))
+                keep = det.person_scores >= person_thr
+                overlays[id(det)] = self.visualizer.draw_actor_overlay(
+                    frame.shape[:2], det.bboxes[keep], det.action_scores[keep],
+                    det.class_names, person_scores=det.person_scores[keep],
+                    action_thr=action_thr, max_labels=max_labels)
+            drawn.append(self.visualizer.blend_overlay(frame, overlays[id(det)]))
         return drawn
-
-    def _overlay(self, det: KeyframeDetections, size: Tuple[int, int], action_thr: float,
-                 person_thr: float, max_labels: int) -> Tuple[np.ndarray, np.ndarray]:
-        """The visualizer's drawing of ``det`` as a layer to put on any frame of its interval.
-
-        Drawing one frame with mmengine's (matplotlib) visualizer takes ~0.1-0.3 s, several
-        times the detection of its keyframe; the frames that hold a keyframe's detections share
-        one drawing instead. Drawn on a black and on a white frame, the layer's premultiplied
-        colour is the black result and its transmittance ``(white - black) / 255``, so
-        ``frame -> black + transmittance * frame`` is the visualizer's drawing on ``frame``.
-
-        Returns:
-            tuple[np.ndarray]: ``(H, W, 3)`` float32 colour and transmittance.
-        """
-        keep = det.person_scores >= person_thr
-        layers = []
-        for value in (0, 255):
-            layers.append(
-                self.visualizer.draw_actor_detections(
-                    np.full((*size, 3), value, np.uint8), det.bboxes[keep],
-                    det.action_scores[keep], det.class_names,
-                    person_scores=det.person_scores[keep], action_thr=action_thr,
-                    max_labels=max_labels).astype(np.float32))
-        black, white = layers
-        return black, (white - black) / 255.
 
     def postprocess(self,
                     preds: Sequence[KeyframeDetections],
