@@ -82,6 +82,8 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
+    # the AVA label maps (mmevad.datasets.label_maps) are read at run time
+    package_data={'mmevad.datasets.label_maps': ['*.pbtxt']},
     python_requires='>=3.8',
     package_data={'mmevad': add_mim_extension()},
     install_requires=read_requirements('runtime'),

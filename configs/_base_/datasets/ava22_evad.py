@@ -14,6 +14,10 @@ ann_file_val = f'{anno_root}/ava_val_v2.2.csv'
 exclude_file_val = f'{anno_root}/ava_val_excluded_timestamps_v2.2.csv'
 label_file = f'{anno_root}/ava_action_list_v2.2_for_activitynet_2019.pbtxt'
 
+# Action names of the score columns for the inference API and the demo (mmevad.apis,
+# tools/demo/demo_video.py): the AVA v2.2 map shipped in mmevad/datasets/label_maps.
+label_map = 'ava_v2.2'
+
 train_pipeline = [
     # test_mode=True: EVAD samples the same frames in training (no random per-frame offset)
     dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),

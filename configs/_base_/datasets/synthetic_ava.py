@@ -17,6 +17,11 @@ label_file = f'{anno_root}/ava_action_list_v2.2_synthetic.pbtxt'
 proposal_file_train = f'{anno_root}/ava_dense_proposals_train.synthetic.pkl'
 proposal_file_val = f'{anno_root}/ava_dense_proposals_val.synthetic.pkl'
 
+# Action names of the score columns for the inference API and the demo (mmevad.apis,
+# tools/demo/demo_video.py): the AVA v2.2 map shipped in mmevad/datasets/label_maps (the
+# synthetic classes are AVA ids with their AVA names).
+label_map = 'ava_v2.2'
+
 train_pipeline = [
     dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
     dict(type='CheckedRawFrameDecode'),

@@ -185,7 +185,7 @@ class EVAD(BaseDetector):
         Returns:
             list[ActionDataSample]: ``data_samples`` with ``pred_instances``: ``bboxes`` (n, 4)
             xyxy in [0, 1] of the frame, ``scores`` (n, num_classes + 1) action probabilities
-            with column 0 unused — the layout ``AVAMetric`` reads.
+            with column 0 unused — the layout ``AVAMetric`` reads — and ``person_scores`` (n,).
         """
         _, _, results = self._detect(inputs, data_samples)
         for data_sample, result in zip(data_samples, results):
@@ -215,10 +215,14 @@ class EVAD(BaseDetector):
             score_thr (float, optional): see :meth:`select_persons`.
 
         Returns:
-            InstanceData: ``actors`` rows of the kept persons (a new object).
+            InstanceData: ``actors`` rows of the kept persons (a new object), with
+            ``person_scores`` ``(n,)`` their person probabilities.
         """
         keep = self.select_persons(proposal.scores, score_thr, proposal.bboxes)
         result = actors[keep]
+        # the person probabilities travel with the boxes (the inference API and the demo show
+        # them); AVAMetric reads only bboxes and scores
+        result.person_scores = proposal.scores[keep]
         if self.action_scores_times_person:
             scores = result.scores.clone()
             scores[:, 1:] *= proposal.scores[keep, None].to(scores.dtype)
