@@ -82,10 +82,13 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
-    # the AVA label maps (mmevad.datasets.label_maps) are read at run time
-    package_data={'mmevad.datasets.label_maps': ['*.pbtxt']},
     python_requires='>=3.8',
-    package_data={'mmevad': add_mim_extension()},
+    # configs and tools as mmevad/.mim (OpenMMLab's mim layout), and the AVA label maps
+    # (mmevad.datasets.label_maps) that are read at run time
+    package_data={
+        'mmevad': add_mim_extension(),
+        'mmevad.datasets.label_maps': ['*.pbtxt']
+    },
     install_requires=read_requirements('runtime'),
     extras_require=dict(tests=read_requirements('tests'), deploy=read_requirements('deploy')),
     zip_safe=False,
