@@ -149,9 +149,10 @@ def dim_dropped_tokens(frame: np.ndarray,
     out[~keep] = out[~keep].mean(-1, keepdims=True) * dim
     if grid_lines:
         line = np.array(GRID_LINE_COLOR, np.float32)
-        for y in rows[1:-1]:
+        # inner borders only: cells past the frame (padding) have their edges clipped to it
+        for y in np.unique(rows[(rows > 0) & (rows < height)]):
             out[y] = 0.75 * out[y] + 0.25 * line
-        for x in cols[1:-1]:
+        for x in np.unique(cols[(cols > 0) & (cols < width)]):
             out[:, x] = 0.75 * out[:, x] + 0.25 * line
     return out.round().clip(0, 255).astype(np.uint8)
 
