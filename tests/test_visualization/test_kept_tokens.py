@@ -128,11 +128,11 @@ def test_view_draws_each_stage_over_the_frames_of_its_slot(pruned):
 
 
 def test_grid_lines_stop_at_the_frame_when_the_grid_covers_padding():
-    # a 4 x 6 grid of 8-px tokens covers 32 x 48; the frame is 30 x 44 (padded at the bottom
-    # and right), so two rows of edges and one column of edges lie at or past its border
+    # a 4 x 6 grid of 8-px tokens covers 32 x 48; the frame is 20 x 36, so a whole row and a
+    # whole column of tokens lie in the padding past its border
     mask = np.ones((4, 6), bool)
-    frame = np.zeros((30, 44, 3), np.uint8)
+    frame = np.zeros((20, 36, 3), np.uint8)
     out = dim_dropped_tokens(frame, mask, patch_size=8, grid_lines=True)
     lined_rows = np.flatnonzero(out[:, 3].any(-1))
     lined_cols = np.flatnonzero(out[3, :].any(-1))
-    assert lined_rows.tolist() == [8, 16, 24] and lined_cols.tolist() == [8, 16, 24, 32, 40]
+    assert lined_rows.tolist() == [8, 16] and lined_cols.tolist() == [8, 16, 24, 32]
