@@ -29,7 +29,7 @@ class KeyframeClipPipeline:
 
     Args:
         cfg (Config): an EVAD config; its ``test_dataloader.dataset.pipeline`` must sample with
-            ``SampleAVAFrames`` (as every EVAD config does).
+            ``SampleAVAFrames`` or a subclass (``SampleAVAKeyframeClip`` in EVAD configs).
 
     Attributes:
         clip_len (int): frames per clip.
@@ -44,16 +44,17 @@ class KeyframeClipPipeline:
         except AttributeError as error:
             raise ValueError('the config has no test_dataloader.dataset.pipeline; pass an EVAD '
                              'config (configs/evad/*.py)') from error
-        samplers = [t for t in pipeline_cfg if get_str_type(t['type']) == 'SampleAVAFrames']
+        init_default_scope(cfg.get('default_scope', 'mmaction'))
+        samplers = [t for t in pipeline_cfg if _is_ava_sampler(t['type'])]
         if len(samplers) != 1:
             raise ValueError(
-                f'the test pipeline must sample its clip with exactly one SampleAVAFrames (the '
-                f'AVA sampler EVAD configs use); found {len(samplers)} in '
-                f"{[get_str_type(t['type']) for t in pipeline_cfg]}")
+                f'the test pipeline must sample its clip with exactly one SampleAVAFrames or '
+                f'subclass (mmevad\'s SampleAVAKeyframeClip in EVAD configs); found '
+                f"{len(samplers)} in {[get_str_type(t['type']) for t in pipeline_cfg]}")
         self.clip_len = int(samplers[0]['clip_len'])
         self.frame_interval = int(samplers[0].get('frame_interval', 2))
         if not samplers[0].get('test_mode', False):
-            raise ValueError('the test pipeline samples with SampleAVAFrames(test_mode=False), '
+            raise ValueError('the test pipeline samples with test_mode=False, '
                              'i.e. with random frame offsets; set test_mode=True')
         self.frames_before = (self.clip_len // 2) * self.frame_interval
         self.frames_after = ((self.clip_len + 1) // 2 - 1) * self.frame_interval
@@ -65,7 +66,6 @@ class KeyframeClipPipeline:
             if 'Init' in name:
                 continue
             steps.append(dict(type='ArrayDecode') if 'Decode' in name else step)
-        init_default_scope(cfg.get('default_scope', 'mmaction'))
         self.transforms = Compose(steps)
 
     def __call__(self,
@@ -98,9 +98,10 @@ class KeyframeClipPipeline:
         if lowest < first_index:
             raise IndexError(f'the clip of keyframe {keyframe_index} starts at frame {lowest}, '
                              f'before the first frame held ({first_index})')
-        # SampleAVAFrames puts the keyframe at fps * (timestamp - timestamp_start) + start_index
-        # and clips every index to [0, total_frames - 1], i.e. repeats the edge frames: with
-        # fps 1, timestamp = keyframe index and start index 0 it samples around our keyframe.
+        # The AVA samplers put the keyframe at fps * (timestamp - timestamp_start) (+ start_index,
+        # which mmaction's SampleAVAFrames adds twice) and clip every index to
+        # [0, total_frames - 1], i.e. repeat the edge frames: with fps 1, timestamp = keyframe
+        # index and start index 0 both sample around our keyframe.
         # ArrayDecode then reads array[index + offset].
         results = dict(
             array=frames,
@@ -112,6 +113,15 @@ class KeyframeClipPipeline:
             timestamp=int(keyframe_index),
             timestamp_start=0)
         return self.transforms(results)
+
+
+def _is_ava_sampler(transform_type) -> bool:
+    """Whether a pipeline step samples AVA clips: mmaction's ``SampleAVAFrames`` or a subclass
+    (mmevad's ``SampleAVAKeyframeClip``)."""
+    from mmaction.datasets.transforms import SampleAVAFrames
+    from mmaction.registry import TRANSFORMS
+    cls = TRANSFORMS.get(transform_type) if isinstance(transform_type, str) else transform_type
+    return isinstance(cls, type) and issubclass(cls, SampleAVAFrames)
 
 
 def keyframe_index_of(j: int, fps: float, interval_s: float) -> int:

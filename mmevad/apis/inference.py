@@ -216,9 +216,9 @@ def detect_clip(model: nn.Module,
         frames (np.ndarray | Sequence[np.ndarray]): ``(T, H, W, 3)`` uint8 **RGB** frames of
             any size, or a list of ``(H, W, 3)`` frames.
         keyframe_index (int, optional): the keyframe; defaults to the middle frame ``T // 2``.
-            (To reproduce an AVA sample: mmaction2's ``AVADataset`` centres the annotated second
-            ``ts`` on the 0-based frame ``30 * (ts - 900) + 1``, one frame late, as it adds its
-            ``start_index`` twice.)
+            (To reproduce an AVA sample: EVAD configs' ``SampleAVAKeyframeClip`` centres the
+            annotated second ``ts`` on the 0-based frame ``30 * (ts - 900)``; mmaction2's
+            ``SampleAVAFrames`` one frame later, as it adds its ``start_index`` twice.)
         label_map (str | LabelMap, optional): action names; defaults to the config's
             ``label_map`` (AVA v2.2).
         fps (float, optional): frame rate, only to fill in ``timestamp``.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from mmaction.datasets import AVADataset
-from mmaction.datasets.transforms import SampleAVAFrames
+from mmaction.registry import TRANSFORMS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.structures import InstanceData
@@ -49,24 +49,30 @@ def decoded_indices(packed):
     return (green * 256 + red).tolist()
 
 
-def ava_keyframe_index(timestamp):
-    """The 0-based frame mmaction2's AVADataset centres an annotated second on: the file
-    ``img_{30 * (timestamp - 900) + 2:05d}.jpg``, one frame after the frame showing the
-    timestamp, because ``start_index=1`` is added both to the centre and to the sampled
-    indices (a 1/30 s offset)."""
-    return 30 * (timestamp - 900) + 1
+def config_sampler(cfg):
+    """The AVA sampler of a config's test pipeline, built from its registered class."""
+    (sampler_cfg, ) = [t for t in cfg.test_dataloader.dataset.pipeline if 'SampleAVA' in t['type']]
+    return TRANSFORMS.build(sampler_cfg)
+
+
+def ava_keyframe_index(sampler, timestamp):
+    """The 0-based frame the AVA dataset centres an annotated second on with this sampler (fps
+    30, start 900 s, 1-based files, as AVADataset passes them): the file
+    ``img_{30 * (timestamp - 900) + 1:05d}.jpg`` for mmevad's SampleAVAKeyframeClip, one frame
+    later for mmaction2's SampleAVAFrames (which adds ``start_index`` twice)."""
+    inds = sampler(dict(fps=30, timestamp=timestamp, timestamp_start=900, start_index=1,
+                        shot_info=(0, 10**6)))['frame_inds']
+    return int(inds[sampler.clip_len // 2]) - 1  # 1-based file number -> array index
 
 
 @pytest.mark.parametrize('config', [TINY, TINY_8F])
 def test_clip_is_the_test_pipelines_at_start_middle_and_end(config):
     """Sampling around a keyframe of in-memory frames reads the frames the config's
-    SampleAVAFrames reads for an AVA timestamp (fps 30, start 900 s, 1-based files, as
+    AVA sampler reads for an AVA timestamp (fps 30, start 900 s, 1-based files, as
     AVADataset passes them), edge frames repeated, at the start, middle and end of a video."""
     cfg = Config.fromfile(config)
     pipeline = KeyframeClipPipeline(cfg)
-    (sampler_cfg, ) = [t for t in cfg.test_dataloader.dataset.pipeline
-                       if t['type'] == 'SampleAVAFrames']
-    sampler = SampleAVAFrames(**{k: v for k, v in sampler_cfg.items() if k != 'type'})
+    sampler = config_sampler(cfg)
     seconds = 6
     total = 30 * seconds + 2
     frames = index_video(total)
@@ -74,7 +80,8 @@ def test_clip_is_the_test_pipelines_at_start_middle_and_end(config):
         ava = sampler(dict(fps=30, timestamp=900 + second, timestamp_start=900, start_index=1,
                            shot_info=(0, total)))
         expected = (ava['frame_inds'] - 1).tolist()  # 1-based file numbers -> array index
-        assert decoded_indices(pipeline(frames, ava_keyframe_index(900 + second))) == expected
+        key = ava_keyframe_index(sampler, 900 + second)
+        assert decoded_indices(pipeline(frames, key)) == expected
         assert len(expected) == pipeline.clip_len
     # the edges are really repeated (not a vacuous comparison)
     first = decoded_indices(pipeline(frames, 0))
@@ -142,7 +149,7 @@ def test_detect_clip_equals_test_step_on_the_dataset_sample(synthetic_ava, tiny_
     timestamp = sample['data_samples'].metainfo['timestamp']
     files = sorted(glob.glob(osp.join(synthetic_ava.data_root, video, 'img_*.jpg')))
     frames = np.stack([mmcv.imread(f, channel_order='rgb') for f in files])
-    key = ava_keyframe_index(timestamp)
+    key = ava_keyframe_index(config_sampler(cfg), timestamp)
     packed = KeyframeClipPipeline(cfg)(frames, key)
     assert torch.equal(packed['inputs'], sample['inputs'])
 
