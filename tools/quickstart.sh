@@ -6,7 +6,7 @@
 #   3. train the tiny EVAD config from scratch with tools/train.py;
 #   4. evaluate the trained checkpoint with tools/test.py and print the frame-mAP@0.5.
 #
-#   bash tools/quickstart.sh     (12.5 min on 2 CPU cores with the environment set up; frame-mAP 0.508)
+#   bash tools/quickstart.sh     (12 min on 2 CPU cores with the environment set up; frame-mAP 0.510)
 #
 # Knobs: QUICKSTART_CONFIG (another synthetic config), QUICKSTART_WORK_DIR
 # (default work_dirs/quickstart), extra arguments go to tools/train.py (e.g. --cfg-options ...).
