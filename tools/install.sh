@@ -100,9 +100,10 @@ if [ "$(dist_version mmaction2)" != "$MMACTION_VERSION" ]; then
   pip_install --no-deps "mmaction2==$MMACTION_VERSION"
 fi
 cv_version=$(dist_version opencv-python || true)
-if [ -z "$(dist_version decord)" ] || [ "$(dist_version opencv-contrib-python)" != "$cv_version" ]; then
-  log "installing mmaction2's declared decord and opencv-contrib-python${cv_version:+==$cv_version}"
-  pip_install decord "opencv-contrib-python${cv_version:+==$cv_version}"
+if [ -z "$(dist_version decord)" ] || [ -z "$(dist_version einops)" ] \
+    || [ "$(dist_version opencv-contrib-python)" != "$cv_version" ]; then
+  log "installing mmaction2's declared decord, einops and opencv-contrib-python${cv_version:+==$cv_version}"
+  pip_install decord einops "opencv-contrib-python${cv_version:+==$cv_version}"
 fi
 
 # 5. mmevad (editable) with the remaining runtime and test requirements. Re-run only when the
