@@ -9,6 +9,7 @@ import os
 import os.path as osp
 from typing import Optional
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -124,6 +125,11 @@ def main():
         # (load_from for fine-tuning stays lenient, e.g. for another num_classes)
         runner.register_hook(StrictLoadHook(), priority='VERY_LOW')
     runner.train()
+    # a process group left to interpreter exit can abort in gloo's teardown ("terminate called
+    # without an active exception") after training has finished; close it while all ranks live
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == '__main__':
