@@ -24,11 +24,8 @@ def test_config_loads(path):
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_builds_its_model(path):
     cfg = Config.fromfile(osp.join(ROOT, path))
-    model_cfg = cfg.model
-    if 'type' not in model_cfg:  # a backbone-only config (token_pruning_vit/)
-        model_cfg = model_cfg.backbone
     with parameter_init_skipped():
-        model = MODELS.build(model_cfg)
+        model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) > 0
     if cfg.get('custom_imports') is not None:
         assert 'mmevad' in cfg.custom_imports['imports']

@@ -1,7 +1,10 @@
 # EVAD ViT-B, keep rate 0.7 in blocks 3, 6, 9 (official ViT_B_16x4_KTP; published 32.3 mAP).
-_base_ = ['./evad_vit-base-p16-ktp1.0_videomae-k400-pre_8xb2-16x4x1-12e_ava22-rgb.py']
+# Backbone: VideoMAE ViT-B/16 on Kinetics-400, converted with
+#   python tools/model_converters/videomae_to_mmevad.py SRC checkpoints/videomae_vit-base-p16_k400.pth
+_base_ = [
+    '../_base_/models/evad_vit-base-p16-ktp0.7.py', '../_base_/datasets/ava22_evad.py',
+    '../_base_/schedules/evad_adamw_12e.py', '../_base_/default_runtime.py'
+]
 
-keep_rate, pruning_blocks = 0.7, (3, 6, 9)
-model = dict(
-    backbone=dict(keep_rates=[keep_rate if i in pruning_blocks else 1. for i in range(12)]),
-    roi_head=dict(roi_extension=(0.4, 0.2)))
+pretrained = 'checkpoints/videomae_vit-base-p16_k400.pth'
+model = dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained))

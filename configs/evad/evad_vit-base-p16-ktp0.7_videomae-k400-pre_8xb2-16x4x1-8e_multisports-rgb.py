@@ -11,17 +11,16 @@
 # Backbone: python tools/model_converters/videomae_to_mmevad.py SRC \
 #   checkpoints/videomae_vit-base-p16_k400.pth
 _base_ = [
-    '../_base_/models/evad_vit-base-p16.py', '../_base_/datasets/multisports_evad.py',
+    '../_base_/models/evad_vit-base-p16-ktp0.7.py', '../_base_/datasets/multisports_evad.py',
     '../_base_/schedules/evad_adamw_12e.py', '../_base_/default_runtime.py'
 ]
 
 pretrained = 'checkpoints/videomae_vit-base-p16_k400.pth'
-keep_rate, pruning_blocks = 0.7, (3, 6, 9)
 max_epochs = 8
 model = dict(
     init_cfg=dict(type='Pretrained', checkpoint=pretrained),
-    backbone=dict(keep_rates=[keep_rate if i in pruning_blocks else 1. for i in range(12)]),
-    roi_head=dict(num_classes=66, multilabel=False, roi_extension=(0.4, 0.2)))
+    # the dataset's classes (its fragment names num_classes), one softmax over them
+    roi_head=dict(num_classes=_base_.num_classes, multilabel=False))
 
 train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs)
 param_scheduler = [

@@ -2,15 +2,12 @@
 # Backbone: VideoMAE ViT-L/16 on Kinetics-700, converted with
 #   python tools/model_converters/videomae_to_mmevad.py SRC checkpoints/videomae_vit-large-p16_k700.pth
 _base_ = [
-    '../_base_/models/evad_vit-large-p16.py', '../_base_/datasets/ava22_evad.py',
+    '../_base_/models/evad_vit-large-p16-ktp0.7.py', '../_base_/datasets/ava22_evad.py',
     '../_base_/schedules/evad_adamw_12e.py', '../_base_/default_runtime.py'
 ]
 
 pretrained = 'checkpoints/videomae_vit-large-p16_k700.pth'
-keep_rate, pruning_blocks = 0.7, (6, 12, 18)
-model = dict(
-    init_cfg=dict(type='Pretrained', checkpoint=pretrained),
-    backbone=dict(keep_rates=[keep_rate if i in pruning_blocks else 1. for i in range(24)]))
+model = dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained))
 
 # 8 GPUs x 1 clip, base lr 1e-5 (x8 for the head); warm-up from 2.5e-6 as for ViT-B
 # (docs/algorithm.md#optimizer)

@@ -12,14 +12,18 @@ _base_ = [
     '../_base_/schedules/evad_adamw_12e.py', '../_base_/default_runtime.py'
 ]
 
-embed_dims = 96
-depth = 4
+# Every size this config changes is named once; the fields computed from a size are computed
+# again here (configs/evad/README.md, "How the configs are composed").
+embed_dims, depth, num_heads = 96, 4, 3
+feature_taps = tuple(depth // 4 * (i + 1) - 1 for i in range(4))  # every block at depth 4
+keep_rates = [1., 0.7, 0.7, 1.]
+with_cp = False
 feat_channels = 64
 num_stages = 3
 num_proposals = 20
 clip_len, frame_interval = 8, 4  # a 1-second window, as the 16x4 clips of AVA models
+num_frames = clip_len
 short_side = 96
-keep_rates = [1., 0.7, 0.7, 1.]
 max_iters = 2600
 
 # SeparableRoIAlign computes mmcv's aligned RoIAlign as two matmuls: same numbers, several
@@ -27,8 +31,9 @@ max_iters = 2600
 fast_roi_align = dict(type='SeparableRoIAlign', output_size=7, sampling_ratio=2, aligned=True)
 model = dict(
     backbone=dict(
-        embed_dims=embed_dims, depth=depth, num_heads=3, drop_path_rate=0.,
-        num_frames=clip_len, keep_rates=keep_rates, feature_taps=(0, 1, 2, 3), with_cp=False),
+        embed_dims=embed_dims, depth=depth, num_heads=num_heads, drop_path_rate=0.,
+        num_frames=num_frames, keep_rates=keep_rates, feature_taps=feature_taps,
+        with_cp=with_cp),
     neck=dict(in_channels=[embed_dims] * 4, out_channels=feat_channels),
     localization_head=dict(
         num_proposals=num_proposals,
@@ -44,7 +49,7 @@ model = dict(
     roi_head=dict(
         in_channels=embed_dims, embed_dims=64, depth=2, num_heads=2, drop_path_rate=0.,
         action_hidden_dims=128, roi_layer=fast_roi_align,
-        pos_embed_grid=(clip_len // 2, 14, 14), with_cp=False))
+        pos_embed_grid=(num_frames // _base_.tubelet_size, 14, 14), with_cp=with_cp))
 
 sampler = dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
                test_mode=True)

@@ -9,8 +9,9 @@ _base_ = ['./evad_vit-tiny-p16-ktp0.7_scratch_1xb8-8x4x1-2600it_synthetic-ava-rg
 
 patch_size = 8
 clip_len, frame_interval = 4, 8
-short_side = 96
+num_frames = clip_len
 max_iters = 1900
+keep_rates = [1., 0.7, 1., 1.]
 
 model = dict(
     # 'mean' divides by the 11 EVAD terms (3 stages x 3 + 2 decoder layers) by default; the 9
@@ -20,28 +21,17 @@ model = dict(
     person_nms_iou_thr=0.5,
     action_scores_times_person=True,
     backbone=dict(
-        patch_size=patch_size, num_frames=clip_len, keep_rates=[1., 0.7, 1., 1.],
+        patch_size=patch_size, num_frames=num_frames, keep_rates=keep_rates,
         stem_channels=(16, 32, 64)),
     localization_head=dict(matches_per_gt=2, denoising_groups=2),
-    roi_head=dict(featmap_stride=patch_size, pos_embed_grid=(clip_len // 2, 14, 14)))
+    roi_head=dict(featmap_stride=patch_size,
+                  pos_embed_grid=(num_frames // _base_.tubelet_size, 14, 14)))
 
 sampler = dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
                test_mode=True)
-train_pipeline = [
-    sampler,
-    dict(type='CheckedRawFrameDecode'),
-    dict(type='Resize', scale=(-1, short_side)),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
-val_pipeline = [
-    sampler,
-    dict(type='CheckedRawFrameDecode'),
-    dict(type='Resize', scale=(-1, short_side)),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
+# the pipelines of the 8-frame config with this sampler
+train_pipeline = [sampler, *_base_.train_pipeline[1:]]
+val_pipeline = [sampler, *_base_.val_pipeline[1:]]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = val_dataloader

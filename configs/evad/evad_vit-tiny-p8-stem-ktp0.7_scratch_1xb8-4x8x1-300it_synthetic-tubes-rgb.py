@@ -15,8 +15,6 @@ _base_ = ['./evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-av
 
 max_iters = 300
 num_classes = 4
-clip_len, frame_interval = 4, 8
-short_side = 96
 
 dataset_type = 'TubeAVADataset'
 data_root = 'data/synthetic_tubes/rawframes'
@@ -30,23 +28,12 @@ label_file = f'{anno_root}/synthetic_tubes_action_list.pbtxt'
 
 model = dict(roi_head=dict(num_classes=num_classes, multilabel=False))
 
-sampler = dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
-               test_mode=True)
-train_pipeline = [
-    sampler,
-    dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(-1, short_side)),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
-val_pipeline = [
-    sampler,
-    dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(-1, short_side)),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
+# the quickstart's pipelines with mmaction2's sampler and decoder, as the tube-dataset configs
+# (timestamps are frame numbers)
+sampler = dict(type='SampleAVAFrames', clip_len=_base_.clip_len,
+               frame_interval=_base_.frame_interval, test_mode=True)
+train_pipeline = [sampler, dict(type='RawFrameDecode'), *_base_.train_pipeline[2:]]
+val_pipeline = [sampler, dict(type='RawFrameDecode'), *_base_.val_pipeline[2:]]
 # num_classes + 1: label ids 1..K, column 0 unused (the RoI head's AVA layout)
 train_dataloader = dict(
     dataset=dict(

@@ -29,8 +29,8 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIGS = [
-    osp.join(ROOT, 'configs', 'token_pruning_vit', name) for name in (
-        'tpvit-base-p16_ktp1.0.py', 'tpvit-base-p16_ktp0.7.py', 'tpvit-base-p16_ktp0.6-ew4.py')
+    osp.join(ROOT, 'configs', '_base_', 'models', name) for name in (
+        'tpvit-base-p16.py', 'evad_vit-base-p16-ktp0.7.py', 'evad_vit-base-p16-ktp0.6-ew4.py')
 ]
 MODES = ('forward', 'train')
 
@@ -38,7 +38,7 @@ MODES = ('forward', 'train')
 def parse_args():
     parser = argparse.ArgumentParser(description='Benchmark TokenPruningViT keep-rate schedules')
     parser.add_argument('configs', nargs='*', default=DEFAULT_CONFIGS,
-                        help='backbone configs; the first is the reference for the ratios')
+                        help='configs with a model.backbone; the first is the reference for the ratios')
     parser.add_argument('--shapes', nargs='+', default=['288x288', '288x512'],
                         help='input sizes HxW (16 frames, batch 1)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')

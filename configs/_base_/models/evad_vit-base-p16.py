@@ -2,12 +2,17 @@
 # maps -> QueryLocalizationHead (Sparse R-CNN-style, softmax person / no-object) ->
 # ContextRefinementRoIHead (dense token map, RoI extension, 3-D RoI pooling, context refinement
 # decoder). Values of the released ViT-B configs; keep rate 1 everywhere (the KTP schedules of
-# docs/algorithm.md#keep-rate-schedules override backbone.keep_rates).
+# docs/algorithm.md#keep-rate-schedules: evad_vit-base-p16-ktp*.py). The backbone's sizes are
+# named in tpvit-base-p16.py and read here as `_base_.name` (mmengine's Python-only syntax for a
+# base's variable); the heads' own sizes are named below. Each value is typed once.
 _base_ = ['./tpvit-base-p16.py']
 
 num_stages = 6
 num_proposals = 100
 feat_channels = 256  # FPN output width = proposal feature width
+featmap_strides = [4, 8, 16, 32]  # the four keyframe maps (TokenPruningViT.feature_strides)
+# detectron2 ROIAlignV2: 7x7, 2 samples per bin, half-pixel aligned; both heads pool with it
+roi_align = dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True)
 # docs/official_behaviours.md#d1: the released models write the kept tokens (which the backbone
 # returns in selection order) back onto ascending positions; the RoI head's 'official' reproduces
 # that, 'sorted' puts every token at its true position.
@@ -28,7 +33,7 @@ model = dict(
     neck=dict(
         type='FPN',
         _scope_='mmdet',
-        in_channels=[768, 768, 768, 768],
+        in_channels=[_base_.embed_dims] * 4,
         out_channels=feat_channels,
         num_outs=4,  # p2..p5; EVAD computes a p6 but never uses it
         # detectron2's "Caffe2 Xavier" (kaiming-uniform, a=1, bias 0) as in the official FPN
@@ -44,10 +49,9 @@ model = dict(
             # mmdet's SingleRoIExtractor, but a non-finite image cannot spread to the others
             type='MultiLevelRoIExtractor',
             _scope_='mmaction',
-            # detectron2 ROIAlignV2: 7x7, 2 samples per bin, half-pixel aligned
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),
+            roi_layer=roi_align,
             out_channels=feat_channels,
-            featmap_strides=[4, 8, 16, 32],
+            featmap_strides=featmap_strides,
             finest_scale=56),  # level = floor(log2(sqrt(area) / 56)), i.e. 4 + log2(·/224)
         bbox_head=dict(  # one stage; every stage has this structure and its own weights
             type='DIIHead',
@@ -95,7 +99,7 @@ model = dict(
                 ]))),
     roi_head=dict(
         type='ContextRefinementRoIHead',
-        in_channels=768,  # Ce, encoder width
+        in_channels=_base_.embed_dims,
         embed_dims=384,  # Cd, decoder width (= VideoMAE pre-training decoder)
         depth=6,
         num_heads=6,
@@ -106,8 +110,10 @@ model = dict(
         action_hidden_dims=2048,
         action_loss_weight=12.0,
         roi_extension=(0.4, 0.2),  # +40 % width, +20 % height (docs/algorithm.md#roi-extension)
-        roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),
-        featmap_stride=16,  # patch size
+        roi_layer=roi_align,
+        featmap_stride=_base_.patch_size,  # one token per patch
         kept_token_order=kept_token_order,
-        pos_embed_grid=(8, 14, 14),  # VideoMAE's table: 16 frames / tubelet 2, 224 / 16
-        with_cp=True))
+        # the VideoMAE decoder's table: one slot per tubelet, 14 x 14 (224 / 16) whatever the
+        # backbone's patch (the table is resized to the token grid)
+        pos_embed_grid=(_base_.num_frames // _base_.tubelet_size, 14, 14),
+        with_cp=_base_.with_cp))

@@ -1,5 +1,5 @@
-"""The backbone configs carry the released keep-rate schedules of
-docs/algorithm.md#keep-rate-schedules and build."""
+"""The model fragments carry the released keep-rate schedules of
+docs/algorithm.md#keep-rate-schedules, and their backbones build."""
 import os.path as osp
 
 import pytest
@@ -9,8 +9,8 @@ from mmengine.config import Config
 
 from mmevad.models import TokenPruningViT
 
-CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
-                      'configs')
+MODEL_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+                     'configs', '_base_', 'models')
 
 
 def _rates(depth, blocks, rate):
@@ -18,14 +18,14 @@ def _rates(depth, blocks, rate):
 
 
 @pytest.mark.parametrize('name, depth, width, heads, taps, drop_path, rates, ew', [
-    ('tpvit-base-p16_ktp1.0', 12, 768, 12, (2, 5, 8, 11), .1, [1.] * 12, 1.),
-    ('tpvit-base-p16_ktp0.7', 12, 768, 12, (2, 5, 8, 11), .1, _rates(12, (3, 6, 9), .7), 1.),
-    ('tpvit-base-p16_ktp0.6-ew4', 12, 768, 12, (2, 5, 8, 11), .1, _rates(12, (3, 6, 9), .6), 4.),
-    ('tpvit-large-p16_ktp0.7', 24, 1024, 16, (5, 11, 17, 23), .2, _rates(24, (6, 12, 18), .7),
+    ('tpvit-base-p16', 12, 768, 12, (2, 5, 8, 11), .1, [1.] * 12, 1.),
+    ('evad_vit-base-p16-ktp0.7', 12, 768, 12, (2, 5, 8, 11), .1, _rates(12, (3, 6, 9), .7), 1.),
+    ('evad_vit-base-p16-ktp0.6-ew4', 12, 768, 12, (2, 5, 8, 11), .1, _rates(12, (3, 6, 9), .6), 4.),
+    ('evad_vit-large-p16-ktp0.7', 24, 1024, 16, (5, 11, 17, 23), .2, _rates(24, (6, 12, 18), .7),
      1.),
 ])
 def test_released_schedules(name, depth, width, heads, taps, drop_path, rates, ew):
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'token_pruning_vit', f'{name}.py'))
+    cfg = Config.fromfile(osp.join(MODEL_DIR, f'{name}.py'))
     backbone = cfg.model.backbone
     assert backbone.type == 'TokenPruningViT'
     assert (backbone.depth, backbone.embed_dims, backbone.num_heads) == (depth, width, heads)
