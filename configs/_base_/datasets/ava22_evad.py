@@ -18,19 +18,24 @@ label_file = f'{anno_root}/ava_action_list_v2.2_for_activitynet_2019.pbtxt'
 # tools/demo/demo_video.py): the AVA v2.2 map shipped in mmevad/datasets/label_maps.
 label_map = 'ava_v2.2'
 
+clip_len, frame_interval = 16, 4
+short_side = 288
+
 train_pipeline = [
     # test_mode=True: EVAD samples the same frames in training (no random per-frame offset)
-    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
+         test_mode=True),
     dict(type='CheckedRawFrameDecode'),
     dict(type='Flip', flip_ratio=0.5),
-    dict(type='Resize', scale=(-1, 288)),
+    dict(type='Resize', scale=(-1, short_side)),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
+         test_mode=True),
     dict(type='CheckedRawFrameDecode'),
-    dict(type='Resize', scale=(-1, 288)),
+    dict(type='Resize', scale=(-1, short_side)),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
 ]

@@ -5,13 +5,12 @@
 #   python tools/data/tubes_to_ava.py data/jhmdb21/annotations/JHMDB-GT.pkl \
 #       data/jhmdb21/annotations --prefix jhmdb21_split1 \
 #       --frame-root data/jhmdb21/Frames --filename-tmpl '{:05}.png'
-# Every annotated frame is a keyframe in training and testing (TubeAVADataset, timestamps are
-# frame numbers). Clips: 16 consecutive frames around the keyframe (16x1, ~0.53 s; the first
-# and last frame repeat near the ends of the short videos), short side 288 as EVAD on AVA.
-# Evaluation: frame-mAP@0.5 and video-mAP@0.2/0.5 (TubeMAPMetric).
+# Sampling, pipelines, loaders and metric: tubes_evad.py (16 consecutive frames, ~0.53 s; the
+# first and last frame repeat near the ends of the short videos).
 # JHMDB-21 videos are trimmed (every frame is in the tube), so the annotated frames are all the
 # frames. Splits 2 and 3: convert with --split 2 / 3 and set TubeMAPMetric(split=...).
-dataset_type = 'TubeAVADataset'
+_base_ = ['./tubes_evad.py']
+
 data_root = 'data/jhmdb21/Frames'
 anno_root = 'data/jhmdb21/annotations'
 
@@ -23,59 +22,15 @@ exclude_file_val = f'{anno_root}/jhmdb21_split1_val_excluded_timestamps.csv'
 label_file = f'{anno_root}/jhmdb21_split1_action_list.pbtxt'
 num_classes = 21
 filename_tmpl = '{:05}.png'
-clip_len, frame_interval = 16, 1
-
-train_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
-         test_mode=True),
-    dict(type='RawFrameDecode'),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='Resize', scale=(-1, 288)),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
-val_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
-         test_mode=True),
-    dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(-1, 288)),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
 
 # num_classes + 1: label ids 1..K with column 0 unused (the RoI head's AVA layout)
+dataset_settings = dict(label_file=label_file, num_classes=num_classes + 1, gt_file=gt_file,
+                        filename_tmpl=filename_tmpl, data_prefix=dict(img=data_root))
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_train,
-        exclude_file=exclude_file_train,
-        label_file=label_file,
-        num_classes=num_classes + 1,
-        gt_file=gt_file,
-        filename_tmpl=filename_tmpl,
-        pipeline=train_pipeline,
-        data_prefix=dict(img=data_root)))
+    dataset=dict(ann_file=ann_file_train, exclude_file=exclude_file_train, **dataset_settings))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_val,
-        exclude_file=exclude_file_val,
-        label_file=label_file,
-        num_classes=num_classes + 1,
-        gt_file=gt_file,
-        filename_tmpl=filename_tmpl,
-        pipeline=val_pipeline,
-        data_prefix=dict(img=data_root),
-        test_mode=True))
+    dataset=dict(ann_file=ann_file_val, exclude_file=exclude_file_val, **dataset_settings))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='TubeMAPMetric', ann_file=gt_file, split=1)
+val_evaluator = dict(ann_file=gt_file, split=1)
 test_evaluator = val_evaluator

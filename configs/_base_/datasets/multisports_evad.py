@@ -6,14 +6,14 @@
 #   python tools/data/tubes_to_ava.py data/multisports/annotations/multisports_GT.pkl \
 #       data/multisports/annotations --prefix multisports \
 #       --frame-root data/multisports/rawframes
-# Every annotated frame is a keyframe in training and testing (TubeAVADataset, timestamps are
-# frame numbers), as mmaction2's MultiSports configs (AVADataset with fps=1) and the MultiSports
-# evaluation do. Clips: 16 frames at stride 4 (the 64-frame window of mmaction2's 4x16 MultiSports
-# configs and of EVAD on AVA), short side 288.
-# Evaluation: frame-mAP@0.5 and video-mAP@0.2/0.5 (TubeMAPMetric).
-# TubeMAPMetric is MultiSportsMetric (it skips the 6 classes MultiSports does not evaluate) with
-# AVA's score layout. The frames outside every tube can be run too (all_frames=True).
-dataset_type = 'TubeAVADataset'
+# Sampling, pipelines, loaders and metric: tubes_evad.py, here with 16 frames at stride 4 (the
+# 64-frame window of mmaction2's 4x16 MultiSports configs and of EVAD on AVA). Every annotated
+# frame is a keyframe, as in mmaction2's MultiSports configs (AVADataset with fps=1) and the
+# MultiSports evaluation. TubeMAPMetric is MultiSportsMetric (it skips the 6 classes MultiSports
+# does not evaluate) with AVA's score layout. The frames outside every tube can be run too
+# (all_frames=True).
+_base_ = ['./tubes_evad.py']
+
 data_root = 'data/multisports/rawframes'
 anno_root = 'data/multisports/annotations'
 
@@ -25,59 +25,24 @@ exclude_file_val = f'{anno_root}/multisports_val_excluded_timestamps.csv'
 label_file = f'{anno_root}/multisports_action_list.pbtxt'
 num_classes = 66
 filename_tmpl = 'img_{:05}.jpg'
-clip_len, frame_interval = 16, 4
+frame_interval = 4
 
-train_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
-         test_mode=True),
-    dict(type='RawFrameDecode'),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='Resize', scale=(-1, 288)),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
-val_pipeline = [
-    dict(type='SampleAVAFrames', clip_len=clip_len, frame_interval=frame_interval,
-         test_mode=True),
-    dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(-1, 288)),
-    dict(type='FormatShape', input_format='NCTHW', collapse=True),
-    dict(type='PackActionInputs')
-]
+# the tube fragment's pipelines with this frame stride
+train_pipeline = [dict(_base_.train_pipeline[0], frame_interval=frame_interval),
+                  *_base_.train_pipeline[1:]]
+val_pipeline = [dict(_base_.val_pipeline[0], frame_interval=frame_interval),
+                *_base_.val_pipeline[1:]]
 
 # num_classes + 1: label ids 1..K with column 0 unused (the RoI head's AVA layout)
+dataset_settings = dict(label_file=label_file, num_classes=num_classes + 1, gt_file=gt_file,
+                        filename_tmpl=filename_tmpl, data_prefix=dict(img=data_root))
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_train,
-        exclude_file=exclude_file_train,
-        label_file=label_file,
-        num_classes=num_classes + 1,
-        gt_file=gt_file,
-        filename_tmpl=filename_tmpl,
-        pipeline=train_pipeline,
-        data_prefix=dict(img=data_root)))
+    dataset=dict(ann_file=ann_file_train, exclude_file=exclude_file_train, **dataset_settings,
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_val,
-        exclude_file=exclude_file_val,
-        label_file=label_file,
-        num_classes=num_classes + 1,
-        gt_file=gt_file,
-        filename_tmpl=filename_tmpl,
-        pipeline=val_pipeline,
-        data_prefix=dict(img=data_root),
-        test_mode=True))
+    dataset=dict(ann_file=ann_file_val, exclude_file=exclude_file_val, **dataset_settings,
+                 pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='TubeMAPMetric', ann_file=gt_file)
+val_evaluator = dict(ann_file=gt_file)
 test_evaluator = val_evaluator

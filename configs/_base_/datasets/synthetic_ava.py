@@ -22,15 +22,19 @@ proposal_file_val = f'{anno_root}/ava_dense_proposals_val.synthetic.pkl'
 # synthetic classes are AVA ids with their AVA names).
 label_map = 'ava_v2.2'
 
+clip_len, frame_interval = 16, 4
+
 train_pipeline = [
-    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
+         test_mode=True),
     dict(type='CheckedRawFrameDecode'),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='SampleAVAKeyframeClip', clip_len=16, frame_interval=4, test_mode=True),
+    dict(type='SampleAVAKeyframeClip', clip_len=clip_len, frame_interval=frame_interval,
+         test_mode=True),
     dict(type='CheckedRawFrameDecode'),
     dict(type='FormatShape', input_format='NCTHW', collapse=True),
     dict(type='PackActionInputs')
