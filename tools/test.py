@@ -9,7 +9,6 @@ unexpected or mis-shaped weight stops the run with their names and the likely ca
 evaluating a partly random model. ``--no-strict-load`` restores mmengine's lenient loading.
 """
 import argparse
-import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
@@ -17,7 +16,8 @@ from mmengine.runner import Runner
 
 import mmevad  # noqa: F401  (compat fixes, registers mmdet / mmaction / mmevad modules)
 from mmevad.engine import StrictLoadHook
-from mmevad.utils import CheckpointMismatchError, adapt_dist_backend
+from mmevad.utils import (CheckpointMismatchError, adapt_dist_backend,
+                          parse_args_with_launcher)
 
 NO_STRICT_HINT = ('If you mean to evaluate with the weights that fit and initial values for the '
                   'rest, pass --no-strict-load.')
@@ -41,16 +41,7 @@ def parse_args():
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. test_dataloader.batch_size=1')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_args_with_launcher(parser)
 
 
 def add_show_args(parser: argparse.ArgumentParser) -> None:

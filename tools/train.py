@@ -5,7 +5,6 @@
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
-import os
 import os.path as osp
 from typing import Optional
 
@@ -16,7 +15,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmevad  # noqa: F401  (compat fixes, registers mmdet / mmaction / mmevad modules)
 from mmevad.engine import StrictLoadHook
-from mmevad.utils import adapt_dist_backend
+from mmevad.utils import adapt_dist_backend, parse_args_with_launcher
 
 
 def parse_args():
@@ -49,16 +48,7 @@ def parse_args():
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. train_cfg.max_epochs=2')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_args_with_launcher(parser)
 
 
 def seed_of_resumed_run(cfg: Config) -> Optional[int]:

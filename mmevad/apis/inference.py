@@ -20,12 +20,11 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from torch import nn
 
 from mmevad.datasets.label_maps import LabelMap, load_label_map
-from mmevad.utils import load_checkpoint_strictly
+from mmevad.utils import load_checkpoint_strictly, load_config
 from .clip_sampling import KeyframeClipPipeline, KeyframeStream
 from .results import KeyframeDetections
 
@@ -57,19 +56,11 @@ def init_detector(config: ConfigLike,
     Returns:
         nn.Module: the model in eval mode on ``device``, with ``model.cfg`` the config.
     """
-    if isinstance(config, (str, Path)):
-        cfg = Config.fromfile(str(config))
-    elif isinstance(config, Config):
-        cfg = copy.deepcopy(config)
-    else:
-        raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     if 'model' not in cfg:
         raise ValueError('the config has no model; pass an EVAD config (configs/evad/*.py)')
     import mmevad  # noqa: F401  (registers the modules, as custom_imports does for the runner)
     from mmaction.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
 
     model_cfg = copy.deepcopy(cfg.model)
     # Pre-trained backbone weights are a training start; the checkpoint replaces them (and

@@ -1,8 +1,10 @@
 from .checkpoint import (CheckpointMismatchError, check_state_dict_fits, find_state_dict_mismatch,
                          load_checkpoint_strictly)
+from .cli import load_config, parse_args_with_launcher
 from .setup_env import adapt_dist_backend
 
 __all__ = [
     'adapt_dist_backend', 'CheckpointMismatchError', 'check_state_dict_fits',
-    'find_state_dict_mismatch', 'load_checkpoint_strictly'
+    'find_state_dict_mismatch', 'load_checkpoint_strictly', 'load_config',
+    'parse_args_with_launcher'
 ]

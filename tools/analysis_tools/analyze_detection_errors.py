@@ -28,13 +28,12 @@ import os.path as osp
 import numpy as np
 import torch
 from mmdet.evaluation.functional import eval_map
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmevad  # noqa: F401  (compat fixes, registers the models)
-from mmevad.utils import load_checkpoint_strictly
+from mmevad.utils import load_checkpoint_strictly, load_config
 
 
 def parse_args():
@@ -137,10 +136,7 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(args.config, args.cfg_options)
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     load_checkpoint_strictly(

@@ -71,15 +71,13 @@ class Setting:
 
     def __init__(self, config: str, shape: str, args) -> None:
         import torch
-        from mmengine.config import Config
-        from mmengine.registry import init_default_scope
 
         import mmevad  # noqa: F401
         from mmaction.registry import MODELS
+        from mmevad.utils import load_config
 
         height, width = (int(v) for v in shape.split('x'))
-        cfg = Config.fromfile(config)
-        init_default_scope(cfg.get('default_scope', 'mmaction'))
+        cfg = load_config(config)
         backbone_cfg = cfg.model.backbone
         if args.with_cp != 'config':
             backbone_cfg.with_cp = args.with_cp == 'on'

@@ -90,14 +90,12 @@ class Setting:
         import torch
         from mmaction.registry import MODELS
         from mmaction.structures import ActionDataSample
-        from mmengine.config import Config
-        from mmengine.registry import init_default_scope
         from mmengine.structures import InstanceData
 
         import mmevad  # noqa: F401
+        from mmevad.utils import load_config
 
-        cfg = Config.fromfile(config)
-        init_default_scope(cfg.get('default_scope', 'mmaction'))
+        cfg = load_config(config)
         cfg.model.pop('init_cfg', None)
         cfg.model.backbone.pop('init_cfg', None)
         self.mode = mode

@@ -30,12 +30,12 @@ import sys
 from collections import Counter, defaultdict
 
 import numpy as np
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 
 import mmevad  # noqa: F401  (registers mmevad's datasets and transforms)
 from mmevad.datasets.ava_checks import (BOX_CLIPPED, FrameDecodeError, box_problem, decode_frame,
                                         keyframe_frame_index, read_ava_csv)
+from mmevad.utils import load_config
 
 
 class Findings:
@@ -225,10 +225,7 @@ def check_proposals(s: dict, keyframes, findings: Findings) -> str:
 
 def main() -> int:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(args.config, args.cfg_options)
     ds_cfg = cfg[f'{args.split}_dataloader'].dataset
     s = dataset_settings(ds_cfg)
     findings = Findings(args.max_examples)

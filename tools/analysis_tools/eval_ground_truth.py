@@ -8,12 +8,12 @@ exclusions agreeing) scores mAP 1.0; anything less points at a data problem befo
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.evaluator import Evaluator
-from mmengine.registry import init_default_scope
 
 import mmevad  # noqa: F401  (compat fixes, registers mmaction's datasets and metrics)
 from mmevad.datasets import ground_truth_as_predictions
+from mmevad.utils import load_config
 
 
 def parse_args():
@@ -26,10 +26,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(args.config, args.cfg_options)
     from mmaction.registry import DATASETS
     dataset_cfg = cfg[f'{args.split}_dataloader'].dataset
     dataset = DATASETS.build(dataset_cfg)

@@ -34,12 +34,12 @@ import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from torch import nn
 
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
 from mmevad.models.layers.attention import portable_importance
+from mmevad.utils import load_config
 
 IMPORTANCE_OP = 'mmevad::keyframe_importance'
 IMPORTANCE_KEY = 'keyframe_importance (q.k^T recomputed for ranking)'
@@ -165,10 +165,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(args.config, args.cfg_options)
     module, inputs, description = build_counted_model(cfg, args.shape, args.backbone)
     analyzer, macs, extra = count_macs(module, inputs)
 

@@ -19,15 +19,15 @@ import os.path as osp
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmevad  # noqa: F401  (registers mmdet / mmaction / mmevad modules)
 from mmaction.registry import DATASETS, MODELS
 from mmevad.engine.hooks import ava_class_names, load_keyframe
 from mmevad.structures import TokenPruningOutput
+from mmevad.utils import load_config
 from mmevad.visualization import EVADLocalVisualizer, draw_kept_tokens, pruning_stage_masks
 
 
@@ -65,10 +65,7 @@ def sample_index(dataset, args) -> int:
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     model.eval()

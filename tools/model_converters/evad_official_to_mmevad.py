@@ -16,12 +16,12 @@ import argparse
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
 from mmevad.models.utils.ckpt_convert import (convert_official_evad, load_converted_strictly,
                                               load_source_checkpoint)
+from mmevad.utils import load_config
 
 
 def parse_args():
@@ -38,10 +38,7 @@ def parse_args():
 
 def verify(config: str, cfg_options, state_dict) -> None:
     """Build the model of ``config`` and load ``state_dict`` into it with ``strict=True``."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(config, cfg_options)
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     load_converted_strictly(model, state_dict, source=f'the conversion for {config}')

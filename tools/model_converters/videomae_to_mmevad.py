@@ -15,12 +15,12 @@ import argparse
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
 from mmevad.models.utils.ckpt_convert import (VIDEOMAE_DECODER_KEY, convert_videomae,
                                               load_source_checkpoint)
+from mmevad.utils import load_config
 
 
 def parse_args():
@@ -37,10 +37,7 @@ def parse_args():
 
 def verify(config: str, cfg_options, conversion) -> None:
     """Load the converted weights into the config's backbone; raise on anything unexpected."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    cfg = load_config(config, cfg_options)
     from mmaction.registry import MODELS
     backbone = MODELS.build(cfg.model.backbone if 'backbone' in cfg.model else cfg.model)
     prefix = 'backbone.'

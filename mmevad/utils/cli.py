@@ -1,0 +1,56 @@
+"""What mmevad's command-line tools (``tools/``) share: the launcher flags of the distributed
+tools and loading a config the way the runner resolves it. Kept in the package so that every
+tool, whichever folder it runs from, imports the same code."""
+import argparse
+import copy
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+__all__ = ['parse_args_with_launcher', 'load_config']
+
+
+def parse_args_with_launcher(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Add ``--launcher`` and ``--local-rank`` (which ``torch.distributed.launch`` passes),
+    parse the command line and export ``LOCAL_RANK`` when the launcher has not, as
+    MMAction2's tools/train.py and tools/test.py do."""
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_config(config: Union[str, Path, Config],
+                cfg_options: Optional[dict] = None) -> Config:
+    """A config as the tools use it: read from ``config`` (a path; a :class:`Config` is
+    copied), ``cfg_options`` merged in, and the config's registry scope (``default_scope``,
+    mmaction's when it names none) made the default, so that type names resolve as in the
+    runner.
+
+    Args:
+        config (str | Path | Config): config file, or a loaded config (not modified).
+        cfg_options (dict, optional): overrides, e.g. ``{'model.person_score_thr': 0.5}``
+            (``--cfg-options``). Defaults to None.
+
+    Returns:
+        Config: the merged config.
+    """
+    if isinstance(config, (str, Path)):
+        cfg = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    else:
+        raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    return cfg
