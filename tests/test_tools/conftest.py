@@ -44,7 +44,7 @@ DEMO_TRAIN_ITERS = 300
 def trained_tiny_evad(tmp_path_factory):
     """A tiny EVAD trained once per test session (``tools/train.py``, the quickstart config,
     ``DEMO_TRAIN_ITERS`` iterations of 4 clips) on one synthetic training video; returns the
-    workspace, the dataset (:class:`mmevad.datasets.SyntheticAVA`) and the checkpoint."""
+    workspace, the dataset (:class:`mmevad.datasets.SyntheticAVAFiles`) and the checkpoint."""
     from mmevad.datasets import generate_synthetic_ava
     workspace = tmp_path_factory.mktemp('trained_tiny_evad')
     data = generate_synthetic_ava(
