@@ -42,7 +42,7 @@ model = dict(
         # docs/algorithm.md#localization-losses)
         bbox_roi_extractor=dict(
             # mmdet's SingleRoIExtractor, but a non-finite image cannot spread to the others
-            type='MultiLevelRoIExtractor',
+            type='IsolatedSingleRoIExtractor',
             _scope_='mmaction',
             # detectron2 ROIAlignV2: 7x7, 2 samples per bin, half-pixel aligned
             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True),

@@ -69,7 +69,7 @@ def test_loss_under_autocast_matches_fp32(batch):
     roi_layer = dict(type='SeparableRoIAlign', output_size=7, sampling_ratio=2, aligned=True)
     detector = build(
         localization_head=dict(bbox_roi_extractor=dict(
-            type='MultiLevelRoIExtractor', _scope_='mmaction', roi_layer=roi_layer)),
+            type='IsolatedSingleRoIExtractor', _scope_='mmaction', roi_layer=roi_layer)),
         roi_head=dict(roi_layer=roi_layer))
     data = preprocess(detector, batch, True)
     reference = detector.parse_losses(detector(**data, mode='loss'))[0]
