@@ -1,4 +1,5 @@
-"""Official EVAD checkpoint -> EVAD detector (ckpt_convert.py, "official EVAD -> EVAD detector").
+"""Official EVAD checkpoint -> EVAD detector (ckpt_convert/official_evad.py, "official EVAD ->
+EVAD detector").
 
 The official layout (names, shapes, order) is written by ``_official_evad_reference`` from the
 official model's structure; what the official model computes is restated there from

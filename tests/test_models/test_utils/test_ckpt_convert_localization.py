@@ -1,6 +1,6 @@
-"""Official EVAD keys -> QueryLocalizationHead + mmdet FPN (ckpt_convert.py, localization section).
+"""Official EVAD keys -> QueryLocalizationHead + mmdet FPN (ckpt_convert/official_evad.py).
 
-The fake checkpoint uses the official names (those ckpt_convert.py maps) with tiny shapes written
+The fake checkpoint uses the official names (those ckpt_convert maps) with tiny shapes written
 from the official layout, not read from our modules.
 """
 import math
