@@ -5,12 +5,7 @@ import subprocess
 import sys
 
 import pytest
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# the tiny EVAD config of the quickstart (tools/quickstart.sh)
-EVAD_TINY = osp.join(
-    ROOT, 'configs', 'evad',
-    'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
+from _utils import EVAD_TINY, ROOT  # noqa: F401 (the tool tests import both from here)
 
 
 @pytest.fixture
