@@ -3,7 +3,8 @@ weights.
 
 ``official_evad_forward`` re-implements docs/algorithm.md (the official model at test
 time) with plain torch ops, directly on a state dict with the official parameter names
-(the official names that ``mmevad/models/utils/ckpt_convert.py`` maps). It is the independent side of the conversion round trip:
+(the official names that ``mmevad/models/utils/ckpt_convert/official_evad.py`` maps). It is
+the independent side of the conversion round trip:
 nothing here uses mmevad's modules. The only borrowed op is ``mmcv.ops.RoIAlign(aligned=True)``,
 the same RoIAlign ("ROIAlignV2") the official model calls through detectron2.
 

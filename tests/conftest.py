@@ -11,7 +11,8 @@ if not DefaultScope.check_instance_created('mmevad-tests'):
 @pytest.fixture(scope='session')
 def synthetic_ava(tmp_path_factory):
     """A small synthetic AVA dataset shared by the session: 2 train + 1 val videos with 4
-    annotated seconds each at 128x96, with proposals (:class:`mmevad.datasets.SyntheticAVA`)."""
+    annotated seconds each at 128x96, with proposals
+    (:class:`mmevad.datasets.SyntheticAVAFiles`)."""
     from mmevad.datasets import generate_synthetic_ava
     return generate_synthetic_ava(
         str(tmp_path_factory.mktemp('synthetic_ava')),
@@ -26,7 +27,7 @@ def synthetic_ava(tmp_path_factory):
 @pytest.fixture(scope='session')
 def synthetic_tubes(tmp_path_factory):
     """A small synthetic tube dataset shared by the session: 2 train + 1 test videos of 91
-    frames at 128x96 (:class:`mmevad.datasets.SyntheticTubes`), not yet converted."""
+    frames at 128x96 (:class:`mmevad.datasets.SyntheticTubeFiles`), not yet converted."""
     from mmevad.datasets import generate_synthetic_tubes
     return generate_synthetic_tubes(
         str(tmp_path_factory.mktemp('synthetic_tubes')),

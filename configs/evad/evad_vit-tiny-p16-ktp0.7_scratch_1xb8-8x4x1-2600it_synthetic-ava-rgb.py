@@ -40,7 +40,7 @@ model = dict(
         proposal_feature_channel=feat_channels,
         num_stages=num_stages,
         bbox_roi_extractor=dict(
-            type='MultiLevelRoIExtractor', _scope_='mmaction', roi_layer=fast_roi_align,
+            type='IsolatedSingleRoIExtractor', _scope_='mmaction', roi_layer=fast_roi_align,
             out_channels=feat_channels),
         bbox_head=dict(
             in_channels=feat_channels, feedforward_channels=256, num_heads=4,

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from mmevad.models.layers import attention
 from mmevad.models.layers.roi_align import SeparableRoIAlign
-from mmevad.models.roi_heads import actor_token_extractor
+from mmevad.models.roi_heads.roi_extractors import actor_token_extractor
 
 __all__ = [
     'EVADTensorOutputs', 'export_rewrites', 'use_separable_roi_align', 'export_onnx',

@@ -7,6 +7,7 @@ import mmcv
 import numpy as np
 import pytest
 import torch
+from _utils import EVAD_TINY, ROOT
 from mmaction.datasets import AVADataset
 from mmaction.registry import TRANSFORMS
 from mmengine.config import Config
@@ -18,10 +19,8 @@ from mmevad.apis import (KeyframeClipPipeline, KeyframeStream, detect_clip, dete
 from mmevad.datasets.label_maps import load_label_map
 from mmevad.utils import CheckpointMismatchError
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the quickstart config: 4 frames at stride 8, short side 96, patch 8
-TINY = osp.join(ROOT, 'configs', 'evad',
-                'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
+TINY = EVAD_TINY
 # the 8-frame config (8 frames at stride 4): a different clip to sample
 TINY_8F = osp.join(ROOT, 'configs', 'evad',
                    'evad_vit-tiny-p16-ktp0.7_scratch_1xb8-8x4x1-2600it_synthetic-ava-rgb.py')

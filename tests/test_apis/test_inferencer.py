@@ -1,17 +1,15 @@
 """EVADInferencer: the video loop (held detections, bounded buffer, JSON) and its drawing."""
 import json
-import os.path as osp
 
 import mmcv
 import numpy as np
 import pytest
 import torch
+from _utils import EVAD_TINY
 
 from mmevad.apis import EVADInferencer, KeyframeDetections, detect_video
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = osp.join(ROOT, 'configs', 'evad',
-                'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
+TINY = EVAD_TINY
 
 
 @pytest.fixture(scope='module')

@@ -12,6 +12,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import torch
+from _utils import ROOT
 from mmaction.datasets import AVADataset
 from mmaction.datasets.transforms import loading as mmaction_loading
 from mmaction.evaluation import AVAMetric, read_labelmap
@@ -239,8 +240,7 @@ def test_regenerating_into_the_same_directory_replaces_it(tmp_path):
 
 
 def test_cli_writes_the_dataset(tmp_path, capsys):
-    path = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'data',
-                    'generate_synthetic_ava.py')
+    path = osp.join(ROOT, 'tools', 'data', 'generate_synthetic_ava.py')
     spec = importlib.util.spec_from_file_location('generate_synthetic_ava_cli', path)
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)

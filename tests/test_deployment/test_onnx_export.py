@@ -1,11 +1,10 @@
 """ONNX export of the whole detector (mmevad.deployment) against eager PyTorch."""
 import copy
-import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from _utils import ROOT
+from _utils import EVAD_TINY
 from mmaction.registry import MODELS
 from mmengine.config import Config
 
@@ -13,8 +12,6 @@ from mmevad.deployment import (EVADTensorOutputs, export_onnx, export_rewrites, 
                                use_separable_roi_align)
 from mmevad.models.layers import attention
 
-EVAD_TINY = osp.join(ROOT, 'configs', 'evad',
-                     'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
 # a 4-frame clip padded to 64 x 96: 2 x 8 x 12 tokens of 8 px, 96 non-keyframe tokens
 SHAPE = (2, 3, 4, 64, 96)
 

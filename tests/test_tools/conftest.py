@@ -5,12 +5,7 @@ import subprocess
 import sys
 
 import pytest
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# the tiny EVAD config of the quickstart (tools/quickstart.sh)
-EVAD_TINY = osp.join(
-    ROOT, 'configs', 'evad',
-    'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
+from _utils import EVAD_TINY, ROOT  # noqa: F401 (the tool tests import both from here)
 
 
 @pytest.fixture
@@ -44,7 +39,7 @@ DEMO_TRAIN_ITERS = 300
 def trained_tiny_evad(tmp_path_factory):
     """A tiny EVAD trained once per test session (``tools/train.py``, the quickstart config,
     ``DEMO_TRAIN_ITERS`` iterations of 4 clips) on one synthetic training video; returns the
-    workspace, the dataset (:class:`mmevad.datasets.SyntheticAVA`) and the checkpoint."""
+    workspace, the dataset (:class:`mmevad.datasets.SyntheticAVAFiles`) and the checkpoint."""
     from mmevad.datasets import generate_synthetic_ava
     workspace = tmp_path_factory.mktemp('trained_tiny_evad')
     data = generate_synthetic_ava(

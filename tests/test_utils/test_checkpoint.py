@@ -1,16 +1,11 @@
 """mmevad.utils.checkpoint: strict loading that names what does not fit and why."""
-import os.path as osp
-
 import pytest
 import torch
+from _utils import EVAD_TINY
 from mmengine.config import Config
 
 from mmevad.utils import CheckpointMismatchError, load_checkpoint_strictly
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-EVAD_TINY = osp.join(
-    ROOT, 'configs', 'evad',
-    'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
 
 
 def build_tiny(**roi_head):

@@ -5,7 +5,7 @@
 
 The output holds ``state_dict`` (EVAD detector keys: ``backbone.*``, ``neck.*``,
 ``localization_head.*``, ``roi_head.*``) and ``meta``; ``tools/test.py CONFIG DST`` loads it. Key
-maps: the "official EVAD -> EVAD detector" section of ``mmevad/models/utils/ckpt_convert.py``;
+maps: ``mmevad/models/utils/ckpt_convert/official_evad.py``;
 a key no rule knows, or an official key the file lacks, stops the conversion naming it.
 ``--verify CONFIG`` builds the model of CONFIG (the matching released config, e.g.
 ``configs/evad/evad_vit-base-p16-ktp0.7_videomae-k400-pre_8xb2-16x4x1-12e_ava22-rgb.py`` for

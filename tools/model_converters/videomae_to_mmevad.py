@@ -5,10 +5,10 @@
 The output holds ``state_dict`` (``backbone.``-prefixed keys: a detector config loads it with
 ``init_cfg=dict(type='Pretrained', checkpoint=DST)``), ``meta`` (source file and conversion
 summary) and, for pre-training checkpoints, ``videomae_decoder`` (the MAE decoder weights under
-their original names, for the context refinement decoder). Key maps: the VideoMAE section of
-``mmevad/models/utils/ckpt_convert.py``. ``--verify`` builds the backbone of CONFIG and loads the
-converted weights into it, failing on any unexpected key, shape mismatch or missing key other
-than the final norm of a fine-tuned checkpoint (its ``fc_norm`` is dropped,
+their original names, for the context refinement decoder). Key maps:
+``mmevad/models/utils/ckpt_convert/videomae.py``. ``--verify`` builds the backbone of CONFIG and
+loads the converted weights into it, failing on any unexpected key, shape mismatch or missing key
+other than the final norm of a fine-tuned checkpoint (its ``fc_norm`` is dropped,
 docs/algorithm.md#initialization).
 """
 import argparse

@@ -47,7 +47,7 @@ model = dict(
         # docs/algorithm.md#localization-losses)
         bbox_roi_extractor=dict(
             # mmdet's SingleRoIExtractor, but a non-finite image cannot spread to the others
-            type='MultiLevelRoIExtractor',
+            type='IsolatedSingleRoIExtractor',
             _scope_='mmaction',
             roi_layer=roi_align,
             out_channels=feat_channels,

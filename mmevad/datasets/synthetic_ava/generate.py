@@ -30,7 +30,7 @@ from .render import render_frames
 from .scene import (ACTION_NAMES, CLASS_IDS, FIRST_KEYFRAME, FPS, TIMESTAMP_START, Scene,
                     SceneConfig, frame_index, keyframe_timestamps, num_frames, sample_scene)
 
-__all__ = ['SyntheticAVA', 'generate_synthetic_ava', 'label_map_text', 'simulate_video']
+__all__ = ['SyntheticAVAFiles', 'generate_synthetic_ava', 'label_map_text', 'simulate_video']
 
 MARKER = 'synthetic_ava.json'
 FORMAT_VERSION = 1
@@ -38,8 +38,9 @@ _SPLITS = ('train', 'val')
 
 
 @dataclass(frozen=True)
-class SyntheticAVA:
-    """Paths of a generated synthetic AVA dataset (absolute), ready for mmaction2 configs.
+class SyntheticAVAFiles:
+    """What :func:`generate_synthetic_ava` wrote: the dataset's paths (absolute), classes and
+    videos, ready for mmaction2 configs.
 
     Attributes:
         root (str): the output directory.
@@ -161,7 +162,7 @@ def generate_synthetic_ava(out_dir: str,
                            seed: int = 0,
                            with_proposals: bool = True,
                            jpeg_quality: int = 90,
-                           scene_config: SceneConfig = SceneConfig()) -> SyntheticAVA:
+                           scene_config: SceneConfig = SceneConfig()) -> SyntheticAVAFiles:
     """Generate a synthetic AVA-format spatio-temporal action detection dataset.
 
     Videos show 2-3 stick figures of varying size on textured backgrounds with moving
@@ -193,7 +194,7 @@ def generate_synthetic_ava(out_dir: str,
             default.
 
     Returns:
-        SyntheticAVA: the written paths, classes and video ids.
+        SyntheticAVAFiles: the written paths, classes and video ids.
     """
     _check_int('num_train_videos', num_train_videos, 1)
     _check_int('num_val_videos', num_val_videos, 1)
@@ -278,7 +279,7 @@ def generate_synthetic_ava(out_dir: str,
     with open(osp.join(out_dir, MARKER), 'w') as f:  # relative content only: byte-reproducible
         json.dump(metadata, f, indent=2)
         f.write('\n')
-    return SyntheticAVA(
+    return SyntheticAVAFiles(
         root=out_dir,
         data_root=data_root,
         label_file=label_file,

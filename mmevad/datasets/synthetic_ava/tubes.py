@@ -32,7 +32,7 @@ from .scene import (FPS, JUMP, RUN, STAND, WALK, Figure, SceneConfig, frame_time
                     sample_scene)
 
 __all__ = [
-    'TUBE_LABELS', 'SyntheticTubes', 'figure_tubes', 'generate_synthetic_tubes', 'tube_counts'
+    'TUBE_LABELS', 'SyntheticTubeFiles', 'figure_tubes', 'generate_synthetic_tubes', 'tube_counts'
 ]
 
 TUBE_MOVEMENTS = (STAND, WALK, RUN, JUMP)
@@ -43,8 +43,9 @@ _SPLIT_CODES = dict(train=2, val=3)  # seed streams apart from generate_syntheti
 
 
 @dataclass(frozen=True)
-class SyntheticTubes:
-    """Paths of a generated synthetic tube dataset (absolute).
+class SyntheticTubeFiles:
+    """What :func:`generate_synthetic_tubes` wrote: the dataset's paths (absolute), labels and
+    videos.
 
     Attributes:
         root (str): the output directory.
@@ -132,7 +133,7 @@ def generate_synthetic_tubes(out_dir: str,
                              seed: int = 0,
                              jpeg_quality: int = 90,
                              scene_config: SceneConfig = SceneConfig(exclude_fraction=0.)
-                             ) -> SyntheticTubes:
+                             ) -> SyntheticTubeFiles:
     """Generate a synthetic tube dataset (module docstring).
 
     Each video has ``30 * (seconds + 2) + 1`` frames (181 for 4 s) and 2-3 figures; the output
@@ -152,7 +153,7 @@ def generate_synthetic_tubes(out_dir: str,
             AVA defaults without excluded (flashed) frames.
 
     Returns:
-        SyntheticTubes: the written paths, labels and videos.
+        SyntheticTubeFiles: the written paths, labels and videos.
     """
     for name, value, minimum in (('num_train_videos', num_train_videos, 1),
                                  ('num_val_videos', num_val_videos, 1), ('seconds', seconds, 1),
@@ -210,7 +211,7 @@ def generate_synthetic_tubes(out_dir: str,
     with open(osp.join(out_dir, MARKER), 'w') as f:
         json.dump(metadata, f, indent=2)
         f.write('\n')
-    return SyntheticTubes(
+    return SyntheticTubeFiles(
         root=out_dir,
         data_root=data_root,
         gt_file=gt_file,

@@ -1,10 +1,9 @@
-from .actor_token_extractor import ActorTokenExtractor
 from .bbox_transforms import bboxes_to_unit, extend_bboxes
 from .context_refinement_roi_head import ContextRefinementRoIHead
+from .roi_extractors import ActorTokenExtractor, IsolatedSingleRoIExtractor
 from .token_remapping import nonkey_to_flat_index, remap_tokens
-from .videomae_decoder_init import VideoMAEDecoderInit, load_videomae_decoder
 
 __all__ = [
-    'ActorTokenExtractor', 'ContextRefinementRoIHead', 'VideoMAEDecoderInit', 'bboxes_to_unit',
-    'extend_bboxes', 'load_videomae_decoder', 'nonkey_to_flat_index', 'remap_tokens'
+    'ActorTokenExtractor', 'ContextRefinementRoIHead', 'IsolatedSingleRoIExtractor',
+    'bboxes_to_unit', 'extend_bboxes', 'nonkey_to_flat_index', 'remap_tokens'
 ]

@@ -19,8 +19,8 @@ from mmevad.structures import TokenPruningOutput, keyframe_first
 from ..layers.context_refinement_decoder import ContextRefinementDecoder
 from ..layers.pos_embed import get_sinusoid_encoding, resize_pos_embed
 from ..utils.mmdet_build import build_in_mmdet_scope
-from .actor_token_extractor import ActorTokenExtractor
 from .bbox_transforms import bboxes_to_unit, extend_bboxes
+from .roi_extractors import ActorTokenExtractor
 from .token_remapping import KEPT_TOKEN_ORDERS, remap_tokens
 
 __all__ = ['ContextRefinementRoIHead']

@@ -13,7 +13,7 @@ def build_in_mmdet_scope(registry: Registry, cfg: dict, **kwargs: Any) -> Any:
     Why: mmevad's default scope is mmaction's, where mmdet's heads, losses, assigners and
     samplers are not registered; mmaction2's stock AVA configs (whose ``train_cfg`` the RoI head
     reuses) name them without a scope. An explicit ``_scope_`` (e.g. ``'mmaction'`` for
-    mmevad's own ``MultiLevelRoIExtractor``) is respected.
+    mmevad's own ``IsolatedSingleRoIExtractor``) is respected.
 
     Args:
         registry (Registry): e.g. mmdet's ``MODELS`` or ``TASK_UTILS``.

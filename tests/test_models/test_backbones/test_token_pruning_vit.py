@@ -4,14 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmaction.models.backbones.vit_mae import VisionTransformer, get_sinusoid_encoding
+from _utils import TINY_TPVIT as TINY
 from mmaction.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 from mmevad.models import TokenPruningViT, pruning_schedule
 from mmevad.structures import TokenPruningOutput
 
-# tiny ViT: 8 frames of 64x64 -> grid (4, 4, 4), Nk = 16, N0 = 64
-TINY = dict(img_size=64, patch_size=16, embed_dims=32, depth=4, num_heads=2, num_frames=8,
-            keep_rates=(1., ) * 4, feature_taps=(0, 1, 2, 3))
+# TINY: 8 frames of 64x64 -> grid (4, 4, 4), Nk = 16, N0 = 64
 
 
 def _model(seed=0, **kwargs):

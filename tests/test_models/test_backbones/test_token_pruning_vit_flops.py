@@ -5,14 +5,13 @@ import os.path as osp
 
 import pytest
 import torch
+from _utils import ROOT, TINY_TPVIT, TPVIT_B_MODEL
 from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.model import BaseModel
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-C, HEADS = 32, 2
-TINY = dict(img_size=64, embed_dims=C, depth=4, num_heads=HEADS, num_frames=8,
-            feature_taps=(0, 1, 2, 3))
+TINY = TINY_TPVIT
+C, HEADS = TINY['embed_dims'], TINY['num_heads']
 
 
 @pytest.fixture(scope='module')
@@ -25,7 +24,7 @@ def get_flops():
 
 
 def _config(keep_rates, enhanced_weight=1.):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'models', 'tpvit-base-p16.py'))
+    cfg = Config.fromfile(TPVIT_B_MODEL)
     cfg.model.backbone.update(TINY, keep_rates=list(keep_rates), enhanced_weight=enhanced_weight)
     return cfg
 
@@ -82,7 +81,7 @@ class FlopsTestDetector(BaseModel):
 
 
 def test_whole_detector_is_counted_through_its_tensor_mode(get_flops):
-    backbone = dict(type='TokenPruningViT', **TINY, keep_rates=[1.] * 4, out_type='dense')
+    backbone = dict(TINY, type='TokenPruningViT', keep_rates=[1.] * 4, out_type='dense')
     cfg = Config(dict(model=dict(type='FlopsTestDetector', backbone=backbone)))
     module, inputs, description = get_flops.build_counted_model(cfg, (8, 64, 96), False)
     assert description.startswith('FlopsTestDetector')

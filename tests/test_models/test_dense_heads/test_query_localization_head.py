@@ -1,11 +1,10 @@
 """QueryLocalizationHead (docs/algorithm.md#localization), built from the ViT-B model config,
 shrunk."""
 import math
-import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
+from _utils import tiny_localization_cfgs
 from mmengine.structures import InstanceData
 
 from mmaction.registry import MODELS
@@ -13,24 +12,14 @@ from mmaction.structures import ActionDataSample
 from mmevad.models.dense_heads import QueryLocalizationHead
 from mmevad.models.dense_heads import query_localization_head as qlh_module
 
-CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
-                  'evad_vit-base-p16.py')
 CHANNELS = 32
 STRIDES = (4, 8, 16, 32)
 
 
 def tiny_model_cfg(num_stages=2, num_proposals=4, **head_options):
     """The neck and head of the ViT-B model config with tiny widths: (neck cfg, head cfg)."""
-    model = Config.fromfile(CONFIG).model
-    head = model.localization_head
-    head.update(num_stages=num_stages, num_proposals=num_proposals,
-                proposal_feature_channel=CHANNELS, **head_options)
-    head.bbox_roi_extractor.out_channels = CHANNELS
-    head.bbox_head.update(in_channels=CHANNELS, feedforward_channels=64, num_heads=2)
-    head.bbox_head.dynamic_conv_cfg.update(in_channels=CHANNELS, feat_channels=16,
-                                           out_channels=CHANNELS)
-    model.neck.update(in_channels=[CHANNELS] * 4, out_channels=CHANNELS)
-    return model.neck, head
+    return tiny_localization_cfgs(channels=CHANNELS, in_channels=CHANNELS, num_stages=num_stages,
+                                  num_proposals=num_proposals, **head_options)
 
 
 def build_head(**kwargs) -> QueryLocalizationHead:

@@ -6,8 +6,7 @@ from unittest.mock import MagicMock
 import pytest
 import torch
 from mmengine.structures import InstanceData
-from _official_evad_reference import TINY_BASE_CONFIG, tiny_model_overrides
-from _utils import ROOT
+from _utils import ROOT, tiny_evad_cfg
 from mmaction.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -15,17 +14,9 @@ from mmengine.dataset import pseudo_collate
 SYNTHETIC_DATA = osp.join(ROOT, 'configs', '_base_', 'datasets', 'synthetic_ava.py')
 
 
-def tiny_cfg(**model):
-    cfg = Config.fromfile(osp.join(ROOT, TINY_BASE_CONFIG))
-    cfg.merge_from_dict(dict(model=tiny_model_overrides()))
-    cfg.model.pop('init_cfg')
-    cfg.merge_from_dict(dict(model=model))
-    return cfg.model
-
-
 def build(**model):
     torch.manual_seed(0)
-    detector = MODELS.build(tiny_cfg(**model))
+    detector = MODELS.build(tiny_evad_cfg(**model))
     detector.init_weights()
     return detector
 
@@ -69,7 +60,7 @@ def test_loss_under_autocast_matches_fp32(batch):
     roi_layer = dict(type='SeparableRoIAlign', output_size=7, sampling_ratio=2, aligned=True)
     detector = build(
         localization_head=dict(bbox_roi_extractor=dict(
-            type='MultiLevelRoIExtractor', _scope_='mmaction', roi_layer=roi_layer)),
+            type='IsolatedSingleRoIExtractor', _scope_='mmaction', roi_layer=roi_layer)),
         roi_head=dict(roi_layer=roi_layer))
     data = preprocess(detector, batch, True)
     reference = detector.parse_losses(detector(**data, mode='loss'))[0]
@@ -263,7 +254,7 @@ def test_action_scores_times_person_is_off_by_default(batch):
 ])
 def test_bad_settings_are_refused(change, error, match):
     with pytest.raises(error, match=match):
-        MODELS.build(tiny_cfg(**change))
+        MODELS.build(tiny_evad_cfg(**change))
 
 
 def test_backbone_must_keep_its_tokens(batch):

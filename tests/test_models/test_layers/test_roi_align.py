@@ -4,7 +4,8 @@ from mmaction.registry import MODELS
 from mmcv.ops import RoIAlign
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 
-from mmevad.models.layers import MultiLevelRoIExtractor, SeparableRoIAlign, build_roi_layer
+from mmevad.models.layers import SeparableRoIAlign, build_roi_layer
+from mmevad.models.roi_heads import IsolatedSingleRoIExtractor
 
 
 def random_rois(num_imgs, num_rois, height, width, stride, seed=0):
@@ -53,15 +54,15 @@ def test_build_roi_layer_finds_mmevad_and_mmcv_layers():
         build_roi_layer(dict(type='RoIAlgn'), 1.)
 
 
-def test_multi_level_extractor_matches_mmdet():
+def test_isolated_single_roi_extractor_matches_mmdet():
     """Same level assignment and pooling as mmdet's SingleRoIExtractor."""
     common = dict(out_channels=4, featmap_strides=[4, 8, 16, 32])
     ours = MODELS.build(dict(
-        type='MultiLevelRoIExtractor',
+        type='IsolatedSingleRoIExtractor',
         roi_layer=dict(type='SeparableRoIAlign', output_size=7, sampling_ratio=2), **common))
     ref = SingleRoIExtractor(
         roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=True), **common)
-    assert isinstance(ours, MultiLevelRoIExtractor)
+    assert isinstance(ours, IsolatedSingleRoIExtractor)
     torch.manual_seed(0)
     feats = tuple(torch.randn(2, 4, 128 // s, 160 // s) for s in (4, 8, 16, 32))
     rois = random_rois(2, 30, 128, 160, 1).float()
@@ -70,12 +71,12 @@ def test_multi_level_extractor_matches_mmdet():
 
 
 @pytest.mark.parametrize('layer', ['RoIAlign', 'SeparableRoIAlign'])
-def test_multi_level_extractor_keeps_a_nan_image_to_itself(layer):
+def test_isolated_single_roi_extractor_keeps_a_nan_image_to_itself(layer):
     """mmdet adds ``feats.sum() * 0`` for every unused level, so one NaN map made every RoI of
     the batch NaN; a RoI with NaN coordinates stopped mmcv's RoIAlign. Ours: only the RoIs of
     the broken image are NaN, the others equal the clean batch's."""
     extractor = MODELS.build(dict(
-        type='MultiLevelRoIExtractor', out_channels=4, featmap_strides=[4, 8, 16, 32],
+        type='IsolatedSingleRoIExtractor', out_channels=4, featmap_strides=[4, 8, 16, 32],
         roi_layer=dict(type=layer, output_size=7, sampling_ratio=2, aligned=True)))
     torch.manual_seed(0)
     feats = [torch.randn(2, 4, 64 // s, 96 // s, requires_grad=True) for s in (4, 8, 16, 32)]

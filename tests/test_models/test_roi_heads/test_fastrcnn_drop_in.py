@@ -4,13 +4,14 @@ import os.path as osp
 
 import mmaction
 import torch
+from _utils import ROOT
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from mmevad.models.roi_heads import ContextRefinementRoIHead
 
-CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'videomae_crd')
+CONFIG_DIR = osp.join(ROOT, 'configs', 'videomae_crd')
 FULL = 'fastrcnn-crd_vit-base-p16_videomae-k400-pre_8xb8-16x4x1-20e-adamw_ava-kinetics-rgb.py'
 TINY = 'fastrcnn-crd_vit-tiny-p16_1xb2-8x4x1-2e_synthetic-ava-rgb.py'
 

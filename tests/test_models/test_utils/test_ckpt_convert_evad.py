@@ -1,4 +1,5 @@
-"""Official EVAD checkpoint -> EVAD detector (ckpt_convert.py, "official EVAD -> EVAD detector").
+"""Official EVAD checkpoint -> EVAD detector (ckpt_convert/official_evad.py, "official EVAD ->
+EVAD detector").
 
 The official layout (names, shapes, order) is written by ``_official_evad_reference`` from the
 official model's structure; what the official model computes is restated there from
@@ -11,10 +12,9 @@ import os.path as osp
 
 import pytest
 import torch
-from _utils import parameter_init_skipped
-from _official_evad_reference import (TINY_ARCH, TINY_BASE_CONFIG, VIT_B_KTP, VIT_L_KTP,
-                                      official_evad_forward, official_evad_shapes,
-                                      random_official_state_dict, tiny_model_overrides)
+from _utils import ROOT, parameter_init_skipped, tiny_evad_cfg
+from _official_evad_reference import (TINY_ARCH, VIT_B_KTP, VIT_L_KTP, official_evad_forward,
+                                      official_evad_shapes, random_official_state_dict)
 from mmengine.config import Config
 
 from mmaction.registry import MODELS
@@ -22,22 +22,19 @@ from mmaction.structures import ActionDataSample
 from mmevad.models.utils.ckpt_convert import (convert_official_evad, load_converted_strictly,
                                               unwrap_official_evad_checkpoint)
 
-ROOT = osp.join(osp.dirname(__file__), '..', '..', '..')
 # the AVA configs of the released models (the tube-dataset configs have other action classes)
 RELEASED_CONFIGS = sorted(
     path for path in glob.glob(osp.join(ROOT, 'configs', 'evad', 'evad_vit-*.py'))
     if re.search(r'_ava2[12]-rgb\.py$', path))
+
+
 def official_file(state_dict):
     """The layout of a file saved by the official trainer."""
     return dict(epoch=12, model_state=state_dict, optimizer_state={}, cfg=None, amp=None)
 
 
-def build_tiny_model(**roi_head):
-    cfg = Config.fromfile(osp.join(ROOT, TINY_BASE_CONFIG))
-    overrides = tiny_model_overrides()
-    overrides['roi_head'].update(roi_head)
-    cfg.merge_from_dict(dict(model=overrides))
-    return MODELS.build(cfg.model)
+def build_tiny_model():
+    return MODELS.build(tiny_evad_cfg())
 
 
 def test_released_configs_are_all_checked():

@@ -1,16 +1,15 @@
-"""Official EVAD keys -> QueryLocalizationHead + mmdet FPN (ckpt_convert.py, localization section).
+"""Official EVAD keys -> QueryLocalizationHead + mmdet FPN (ckpt_convert/official_evad.py).
 
-The fake checkpoint uses the official names (those ckpt_convert.py maps) with tiny shapes written
+The fake checkpoint uses the official names (those ckpt_convert maps) with tiny shapes written
 from the official layout, not read from our modules.
 """
 import math
-import os.path as osp
 from collections import OrderedDict
 
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.config import Config
+from _utils import tiny_localization_cfgs
 from mmengine.structures import InstanceData
 
 from mmaction.registry import MODELS
@@ -19,8 +18,6 @@ from mmevad.models.utils.ckpt_convert import (OFFICIAL_EVAD_FPN_RULES,
                                               OFFICIAL_EVAD_LOCALIZATION_HEAD_RULES,
                                               convert_state_dict)
 
-CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
-                  'evad_vit-base-p16.py')
 C, C_IN, DYN, FFN, P, STAGES = 32, 24, 16, 64, 4, 2  # official: 256, 768, 64, 2048, 100, 6
 
 
@@ -78,14 +75,10 @@ def official_state_dict(seed=0):
 
 
 def tiny_neck_and_head():
-    model = Config.fromfile(CONFIG).model
-    head = model.localization_head
-    head.update(num_stages=STAGES, num_proposals=P, proposal_feature_channel=C)
-    head.bbox_roi_extractor.out_channels = C
-    head.bbox_head.update(in_channels=C, feedforward_channels=FFN, num_heads=2)
-    head.bbox_head.dynamic_conv_cfg.update(in_channels=C, feat_channels=DYN, out_channels=C)
-    model.neck.update(in_channels=[C_IN] * 4, out_channels=C)
-    return MODELS.build(model.neck), MODELS.build(head)
+    neck, head = tiny_localization_cfgs(
+        channels=C, in_channels=C_IN, num_stages=STAGES, num_proposals=P,
+        feedforward_channels=FFN, dynamic_channels=DYN, num_heads=2)
+    return MODELS.build(neck), MODELS.build(head)
 
 
 def prefixed(rules, prefix):

@@ -120,13 +120,9 @@ def test_videomae_pretrain_decoder_keys():
 
 
 def test_vit_b_config_fragment_fits_the_released_weights():
-    import os.path as osp
-
+    from _utils import EVAD_VIT_B_MODEL, model_cfg
     from mmaction.registry import MODELS
-    from mmengine.config import Config
-    fragment = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
-                        'evad_vit-base-p16.py')
-    cfg = Config.fromfile(fragment).model.roi_head
+    cfg = model_cfg(EVAD_VIT_B_MODEL).roi_head
     official = {name: torch.empty(shape, device='meta')
                 for name, shape in official_head_shapes(768, 384, 6).items()}
     converted, _ = convert_official_evad_roi_head(official)

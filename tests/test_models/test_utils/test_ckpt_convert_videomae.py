@@ -10,15 +10,15 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from _utils import ROOT, TINY_TPVIT, TPVIT_B_MODEL
 
 from mmevad.models import TokenPruningViT
 from mmevad.models.utils.ckpt_convert import (VIDEOMAE_DECODER_KEY, convert_videomae,
                                               load_source_checkpoint, unwrap_videomae_checkpoint)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-C, DEPTH, HIDDEN, DEC = 32, 4, 128, 16  # encoder width, blocks, MLP width, decoder width
-TINY = dict(img_size=64, embed_dims=C, depth=DEPTH, num_heads=2, num_frames=8,
-            keep_rates=(1., ) * DEPTH, feature_taps=(0, 1, 2, 3))
+TINY = TINY_TPVIT
+C, DEPTH = TINY['embed_dims'], TINY['depth']  # encoder width, blocks
+HIDDEN, DEC = 4 * C, 16  # MLP width, decoder width
 
 
 def _block(prefix, width, hidden):
@@ -173,11 +173,7 @@ def test_converter_cli_saves_and_verifies(tmp_path):
     src, dst = tmp_path / 'videomae_pretrain.pth', tmp_path / 'converted.pth'
     torch.save(pretraining_checkpoint(), src)
     config = tmp_path / 'tiny_backbone.py'
-    base = osp.join(ROOT, 'configs', '_base_', 'models', 'tpvit-base-p16.py')
-    config.write_text(
-        f"_base_ = [{base!r}]\n"
-        f"model = dict(backbone=dict(img_size=64, embed_dims={C}, depth={DEPTH}, num_heads=2,\n"
-        f"    num_frames=8, keep_rates=[1.] * {DEPTH}, feature_taps=(0, 1, 2, 3)))\n")
+    config.write_text(f'_base_ = [{TPVIT_B_MODEL!r}]\nmodel = dict(backbone={TINY!r})\n')
     done = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'model_converters', 'videomae_to_mmevad.py'),
          str(src), str(dst), '--verify', str(config)],

@@ -6,8 +6,8 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..layers.roi_align import build_roi_layer
-from ..layers.roi_extractor import pool_finite_rois
+from ...layers.roi_align import build_roi_layer
+from .isolated_single_level_roi_extractor import pool_finite_rois
 
 __all__ = ['ActorTokenExtractor']
 

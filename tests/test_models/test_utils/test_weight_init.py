@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmaction.registry import MODELS
 
-from mmevad.models.roi_heads import load_videomae_decoder
+from mmevad.models.utils import load_videomae_decoder
 
 
 def pretrain_state(cd=16, ce=24, depth=3, seed=0):

@@ -1,5 +1,6 @@
-"""Initialise the RoI head's projection and decoder blocks from VideoMAE pre-training
-(docs/algorithm.md#initialization)."""
+"""Weight initialisers (``init_cfg`` types, as mmengine keeps its own in
+``mmengine/model/weight_init.py``): the RoI head's projection and decoder blocks from VideoMAE
+pre-training (docs/algorithm.md#initialization)."""
 import logging
 from typing import Dict, List, Mapping
 
@@ -11,7 +12,7 @@ from mmengine.model.weight_init import update_init_info
 from mmengine.runner import CheckpointLoader
 from torch import Tensor, nn
 
-from ..utils.ckpt_convert import convert_videomae_decoder
+from .ckpt_convert import convert_videomae_decoder
 
 __all__ = ['load_videomae_decoder', 'VideoMAEDecoderInit']
 

@@ -1,3 +1,5 @@
+"""mmdet's ``SingleRoIExtractor`` with the images of a batch isolated from one another, and the
+helper that keeps a non-finite RoI to its own image (also used by :class:`ActorTokenExtractor`)."""
 from typing import Callable, List, Optional, Sequence
 
 import torch
@@ -5,9 +7,9 @@ from mmaction.registry import MODELS
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from torch import Tensor, nn
 
-from .roi_align import build_roi_layer
+from ...layers.roi_align import build_roi_layer
 
-__all__ = ['MultiLevelRoIExtractor', 'graph_anchor', 'pool_finite_rois']
+__all__ = ['IsolatedSingleRoIExtractor', 'graph_anchor', 'pool_finite_rois']
 
 
 def graph_anchor(tensors: Sequence[Tensor]) -> Tensor:
@@ -52,10 +54,11 @@ def pool_finite_rois(pool: Callable[[Tensor], Tensor], rois: Tensor,
 
 
 @MODELS.register_module()
-class MultiLevelRoIExtractor(SingleRoIExtractor):
-    """mmdet's ``SingleRoIExtractor`` (each RoI pooled from the FPN level its size selects)
-    whose ``roi_layer`` may also be an mmevad layer such as :class:`SeparableRoIAlign`; mmdet
-    only looks in ``mmcv.ops``. Same arguments as ``SingleRoIExtractor``.
+class IsolatedSingleRoIExtractor(SingleRoIExtractor):
+    """mmdet's ``SingleRoIExtractor`` (each RoI pooled from the single FPN level its size
+    selects) with the images of a batch isolated from one another, and whose ``roi_layer`` may
+    also be an mmevad layer such as :class:`SeparableRoIAlign` (mmdet only looks in
+    ``mmcv.ops``). Same arguments as ``SingleRoIExtractor``.
 
     One image never changes another's RoI features (mmdet's does, see :func:`graph_anchor`):
     a RoI with non-finite coordinates gets NaN features (:func:`pool_finite_rois`) and the
