@@ -1,7 +1,8 @@
-"""Export the whole EVAD detector to ONNX in tensor mode, and run the exported file.
+"""Export the whole EVAD detector to ONNX, and run the exported file.
 
-The exported graph maps a normalised, padded clip ``(B, 3, T, H, W)`` to the raw outputs of every
-proposal: boxes, person scores, action scores and the kept non-keyframe token indices. The
+The exported graph maps a normalised, padded clip ``(B, 3, T, H, W)`` to the outputs of every
+proposal: boxes clipped to the image, person scores, action scores (the heads' post-processing,
+unlike the raw logits of ``EVAD``'s tensor mode) and the kept non-keyframe token indices. The
 test-time selection (person threshold, NMS) stays outside, in :meth:`EVAD.select_detections`,
 because its output size depends on the data.
 
@@ -39,6 +40,7 @@ from torch import Tensor, nn
 from mmevad.models.layers import attention
 from mmevad.models.layers.roi_align import SeparableRoIAlign
 from mmevad.models.roi_heads.roi_extractors import actor_token_extractor
+from mmevad.structures import clip_bboxes
 
 __all__ = [
     'EVADTensorOutputs', 'export_rewrites', 'use_separable_roi_align', 'export_onnx',
@@ -67,7 +69,8 @@ class EVADTensorOutputs(nn.Module):
             inputs (Tensor): ``(B, 3, T, H, W)`` normalised, padded clips.
 
         Returns:
-            tuple[Tensor]: proposal boxes ``(B, P, 4)`` pixel xyxy, person scores ``(B, P)``,
+            tuple[Tensor]: proposal boxes ``(B, P, 4)`` pixel xyxy clipped to
+            ``[0, w - 1] x [0, h - 1]``, person scores ``(B, P)``,
             action scores ``(B, P, num_classes + 1)`` (column 0 unused) and the kept
             non-keyframe token indices ``(B, K)`` (int64).
         """
@@ -77,7 +80,9 @@ class EVADTensorOutputs(nn.Module):
         feats, fpn_feats = self.detector.extract_feat(inputs)
         proposals = self.detector.localization_head.predict(fpn_feats, samples)
         actions = self.detector.roi_head.predict(feats, proposals, samples)
-        return (torch.stack([p.bboxes for p in proposals]),
+        # the exported boxes are outputs: clipped to the image as EVAD clips its own
+        # (EVAD.select_detections); the heads hand on the boxes as predicted
+        return (torch.stack([clip_bboxes(p.bboxes, img_shape) for p in proposals]),
                 torch.stack([p.scores for p in proposals]),
                 torch.stack([a.scores for a in actions]), feats.kept_index)
 

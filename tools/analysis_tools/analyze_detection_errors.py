@@ -33,6 +33,7 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmevad  # noqa: F401  (compat fixes, registers the models)
+from mmevad.structures import clip_bboxes
 from mmevad.utils import load_checkpoint_strictly, load_config
 
 
@@ -116,14 +117,16 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
         feats, fpn_feats = model.extract_feat(data['inputs'])
         proposals = model.localization_head.predict(fpn_feats, data_samples)
         for proposal, sample in zip(proposals, data_samples):
-            detections.append([torch.cat([proposal.bboxes, proposal.scores[:, None]], 1).numpy()])
+            # the boxes as the model outputs them: clipped to the image (EVAD.select_detections)
+            bboxes = clip_bboxes(proposal.bboxes, sample.metainfo['img_shape'])
+            detections.append([torch.cat([bboxes, proposal.scores[:, None]], 1).numpy()])
             gt = sample.gt_instances.bboxes.numpy().reshape(-1, 4)
             annotations.append(dict(bboxes=gt, labels=np.zeros(len(gt), dtype=np.int64)))
         actions = model.roi_head.predict(feats, proposals, data_samples)
         # the model's test-time output (docs/official_behaviours.md#d9) at each threshold
         for thr in thresholds:
-            score(thr, data_samples, [model.select_detections(p, a, thr)
-                                      for p, a in zip(proposals, actions)])
+            score(thr, data_samples, [model.select_detections(p, a, s.metainfo, thr)
+                                      for p, a, s in zip(proposals, actions, data_samples)])
         score('oracle', data_samples,
               model.roi_head.predict(feats, ground_truth_proposals(data_samples), data_samples))
     maps = {key: float(metric.compute_metrics(metric.results)['overall'])

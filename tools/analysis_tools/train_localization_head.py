@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 import mmevad  # noqa: F401  (registers everything)
 from mmaction.registry import MODELS
 from mmevad.datasets import EVADAVADataset, generate_synthetic_ava
+from mmevad.structures import clip_bboxes
 
 MODEL_CONFIG = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'models',
                         'evad_vit-base-p16.py')
@@ -135,6 +136,8 @@ def person_ap(model, dataset, batch_size):
         feats, data_samples = model.feats(batch, training=False)
         results = model.localization_head.predict(feats, data_samples)
         for result, data_sample in zip(results, data_samples):
+            # the boxes as EVAD outputs them: clipped to the image (EVAD.select_detections)
+            result.bboxes = clip_bboxes(result.bboxes, data_sample.metainfo['img_shape'])
             dets = torch.cat([result.bboxes, result.scores[:, None]], dim=1)
             det_results.append([dets.numpy()])
             gt = data_sample.gt_instances.bboxes.reshape(-1, 4)

@@ -28,7 +28,6 @@ from torch import Tensor
 
 from mmaction.registry import MODELS
 from mmaction.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig, SampleList
-from mmevad.structures import clip_bboxes
 from ..utils.mmdet_build import build_in_mmdet_scope
 from .query_training_extras import PERSON, BoxDenoising, one_to_many_assign
 
@@ -444,28 +443,25 @@ class QueryLocalizationHead(BaseModule):
     # test
     # ------------------------------------------------------------------------------------------
     def predict(self, feats: Sequence[Tensor], data_samples: SampleList) -> InstanceList:
-        """All ``P`` last-stage proposals of every image, boxes clipped to the image.
+        """All ``P`` last-stage proposals of every image.
 
-        The person-score threshold and its fallback (docs/algorithm.md#person-selection,
-        docs/official_behaviours.md#d9) belong to the detector.
+        The boxes are the refined boxes as predicted, the same kind as in training: they are not
+        clipped to the image and may cross its border. Whoever forms an output clips them: the
+        RoI extension clips the enlarged boxes it pools from and ``EVAD`` clips the boxes it
+        outputs (docs/algorithm.md#roi-extension, docs/algorithm.md#test-output). The
+        person-score threshold and its fallback (docs/algorithm.md#person-selection,
+        docs/official_behaviours.md#d9) belong to the detector too.
 
         Args:
             feats (Sequence[Tensor]): FPN maps p2..p5, see :meth:`forward`.
             data_samples (list[ActionDataSample]): with ``metainfo['img_shape']``.
 
         Returns:
-            list[InstanceData]: per image ``bboxes`` ``(P, 4)`` pixel xyxy clipped to
-            ``[0, w - 1] × [0, h - 1]`` of the resized unpadded clip, ``unclipped_bboxes``
-            ``(P, 4)`` the same boxes before clipping (the official action branch enlarges these,
-            docs/algorithm.md#roi-extension; ``ContextRefinementRoIHead`` pools from them), and
-            ``scores`` ``(P,)`` person probability.
+            list[InstanceData]: per image ``bboxes`` ``(P, 4)`` pixel xyxy of the resized
+            unpadded clip (detached, not clipped) and ``scores`` ``(P,)`` person probability.
         """
         stage_cls_scores, stage_bboxes = self(feats, data_samples)
-        results = self._results(stage_cls_scores[-1], stage_bboxes[-1])
-        for result, data_sample in zip(results, data_samples):
-            result.unclipped_bboxes = result.bboxes
-            result.bboxes = clip_bboxes(result.bboxes, data_sample.metainfo['img_shape'])
-        return results
+        return self._results(stage_cls_scores[-1], stage_bboxes[-1])
 
     @staticmethod
     def _results(cls_score: Tensor, bboxes: Tensor) -> InstanceList:

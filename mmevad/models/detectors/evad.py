@@ -9,7 +9,8 @@ from mmdet.models.detectors import BaseDetector
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmevad.structures import TokenPruningOutput
+from mmevad.structures import TokenPruningOutput, clip_bboxes
+from ..roi_heads import bboxes_to_unit
 
 
 @MODELS.register_module()
@@ -196,30 +197,44 @@ class EVAD(BaseDetector):
         feats, fpn_feats = self.extract_feat(inputs)
         proposals = self.localization_head.predict(fpn_feats, data_samples)
         actions = self.roi_head.predict(feats, proposals, data_samples)
-        results = [self.select_detections(proposal, actors)
-                   for proposal, actors in zip(proposals, actions)]
+        results = [self.select_detections(proposal, actors, data_sample.metainfo)
+                   for proposal, actors, data_sample in zip(proposals, actions, data_samples)]
         return proposals, actions, results
 
     def select_detections(self,
                           proposal: InstanceData,
                           actors: InstanceData,
+                          img_meta: dict,
                           score_thr: Optional[float] = None) -> InstanceData:
-        """The test-time output of one image: the persons kept by :meth:`select_persons`, with
-        their action scores times their person scores if ``action_scores_times_person``.
+        """The test-time output of one image (docs/algorithm.md#test-output): the persons kept by
+        :meth:`select_persons`, their boxes clipped to the image in the ``[0, 1]`` frame, and their
+        action scores, times their person scores if ``action_scores_times_person``.
+
+        EVAD's output boxes are clipped here, where the output is formed, to the last pixel
+        ``[0, w - 1] x [0, h - 1]`` (``clip_bboxes``): the localization head hands on its boxes
+        as predicted, and the RoI head pooled them enlarged and then clipped
+        (docs/algorithm.md#roi-extension).
 
         Args:
-            proposal (InstanceData): ``scores`` ``(P,)`` person probabilities and ``bboxes``
-                ``(P, 4)`` of the localization head.
-            actors (InstanceData): the RoI head's ``bboxes`` ``(P, 4)`` and ``scores``
-                ``(P, num_classes + 1)`` for the same proposals.
+            proposal (InstanceData): the localization head's ``bboxes`` ``(P, 4)`` pixel xyxy
+                (not clipped) and ``scores`` ``(P,)`` person probabilities.
+            actors (InstanceData): the RoI head's ``scores`` ``(P, num_classes + 1)`` for the
+                same proposals.
+            img_meta (dict): the data sample's metainfo: ``img_shape`` ``(h, w)`` of the resized
+                unpadded clip and, if the pipeline recorded them, ``flip`` and ``crop_quadruple``
+                (undone in the ``[0, 1]`` frame, :func:`bboxes_to_unit`).
             score_thr (float, optional): see :meth:`select_persons`.
 
         Returns:
-            InstanceData: ``actors`` rows of the kept persons (a new object), with
-            ``person_scores`` ``(n,)`` their person probabilities.
+            InstanceData: the kept persons (a new object): ``bboxes`` ``(n, 4)`` xyxy in
+            ``[0, 1]``, ``actors``' ``scores`` ``(n, num_classes + 1)`` and ``person_scores``
+            ``(n,)`` their person probabilities.
         """
-        keep = self.select_persons(proposal.scores, score_thr, proposal.bboxes)
+        bboxes = clip_bboxes(proposal.bboxes, img_meta['img_shape'])
+        keep = self.select_persons(proposal.scores, score_thr, bboxes)
         result = actors[keep]
+        # the RoI head returns the boxes it was given, which may cross the image border
+        result.bboxes = bboxes_to_unit(bboxes[keep], img_meta)
         # the person probabilities travel with the boxes (the inference API and the demo show
         # them); AVAMetric reads only bboxes and scores
         result.person_scores = proposal.scores[keep]
@@ -261,21 +276,40 @@ class EVAD(BaseDetector):
 
     def _forward(self,
                  inputs: Tensor,
-                 data_samples: Optional[SampleList] = None) -> Tuple[Tensor, ...]:
-        """Raw outputs for all proposals, no selection (``mode='tensor'``; FLOP counting).
+                 data_samples: Optional[SampleList] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """The heads' raw outputs for every proposal (``mode='tensor'``).
+
+        As mmdet's tensor mode, it composes the heads' forwards and stops before any
+        post-processing: no softmax / sigmoid, no clipping, no person selection. It computes
+        everything :meth:`predict` computes (FLOP counting traces it,
+        ``tools/analysis_tools/get_flops.py``); ``mmevad.deployment`` exports the per-proposal
+        outputs after the heads' post-processing instead.
+
+        Args:
+            inputs (Tensor): ``(B, 3, T, H, W)`` normalised, padded clips.
+            data_samples (list[ActionDataSample], optional): ``metainfo['img_shape']``, the
+                unpadded ``(h, w)`` of each clip. Defaults to None: the whole input.
 
         Returns:
-            tuple[Tensor]: proposal boxes ``(B, P, 4)`` pixel xyxy, person scores ``(B, P)`` and
-            action scores ``(B, P, num_classes + 1)``.
+            tuple[Tensor]:
+
+            - bboxes: ``(B, P, 4)`` the last localization stage's boxes, pixel xyxy of the
+              resized unpadded clip, not clipped to it (the test-time output clips them,
+              :meth:`select_detections`).
+            - person_logits: ``(B, P, 2)`` the last stage's class logits, index 0 person,
+              1 no-object; ``softmax(-1)[..., 0]`` is the person probability.
+            - action_logits: ``(B, P, num_classes)`` the last decoder layer's logits of every
+              proposal; ``sigmoid`` gives the action scores (``softmax`` with the RoI head's
+              ``multilabel=False``).
         """
         if data_samples is None:
             data_samples = _samples_for(inputs)
         feats, fpn_feats = self.extract_feat(inputs)
-        proposals = self.localization_head.predict(fpn_feats, data_samples)
-        actions = self.roi_head.predict(feats, proposals, data_samples)
-        return (torch.stack([p.bboxes for p in proposals]),
-                torch.stack([p.scores for p in proposals]),
-                torch.stack([a.scores for a in actions]))
+        stage_logits, stage_bboxes = self.localization_head(fpn_feats, data_samples)
+        bboxes = stage_bboxes[-1]  # (B, P, 4)
+        proposals = [InstanceData(bboxes=image_bboxes) for image_bboxes in bboxes]
+        action_logits = self.roi_head(feats, proposals, data_samples)[-1]  # (B * P, K)
+        return bboxes, stage_logits[-1], action_logits.view(*bboxes.shape[:2], -1)
 
 
 def _samples_for(inputs: Tensor) -> SampleList:

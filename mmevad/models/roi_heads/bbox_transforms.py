@@ -39,8 +39,10 @@ def extend_bboxes(bboxes: Tensor, img_shape: Tuple[int, int],
 def bboxes_to_unit(bboxes: Tensor, img_meta: dict) -> Tensor:
     """Map pixel boxes of the model input to the ``[0, 1]`` frame that ``AVAMetric`` reads.
 
-    Boxes are clipped to ``[0, w] x [0, h]`` of ``img_meta['img_shape']``
-    (docs/algorithm.md#test-output) and divided by it. If the pipeline recorded them, a horizontal
+    Boxes are kept inside ``[0, w] x [0, h]`` of ``img_meta['img_shape']``, the bounds of the
+    ``[0, 1]`` frame, and divided by it. This is no image clip: a proposal read from a file may end
+    at ``w`` and keeps it, and ``EVAD`` clips its boxes to the last pixel ``w - 1`` before
+    (``clip_bboxes``, docs/algorithm.md#test-output). If the pipeline recorded them, a horizontal
     ``flip`` (mmaction ``Flip``: ``x' = w - x``) and a ``crop_quadruple`` ``(x, y, w, h)`` are
     undone, as mmaction2's ``BBoxHeadAVA`` does, but on a new tensor.
 

@@ -237,8 +237,10 @@ class ContextRefinementRoIHead(BaseModule):
         Args:
             x (TokenPruningOutput | Tensor | Sequence[Tensor]): encoder output, see
                 :meth:`context_and_map`.
-            bboxes_list (list[Tensor]): per image ``(P_i, 4)`` pixel xyxy boxes (un-extended);
-                treated as constants (no gradient flows into them).
+            bboxes_list (list[Tensor]): per image ``(P_i, 4)`` pixel xyxy boxes (un-extended,
+                possibly crossing the image border: they are enlarged first and clipped after,
+                docs/algorithm.md#roi-extension); treated as constants (no gradient flows into
+                them).
             batch_img_metas (list[dict]): per image metainfo with ``img_shape`` ``(h, w)`` of
                 the resized, unpadded clip.
 
@@ -278,14 +280,13 @@ class ContextRefinementRoIHead(BaseModule):
 
         Args:
             x: encoder output, see :meth:`context_and_map`.
-            rpn_results_list (list[InstanceData]): per image ``bboxes`` ``(P_i, 4)`` pixel xyxy
-                (pooled from ``unclipped_bboxes`` where given, as in :meth:`predict`).
+            rpn_results_list (list[InstanceData]): per image ``bboxes`` ``(P_i, 4)`` pixel xyxy.
             batch_data_samples (list[ActionDataSample]): metainfo with ``img_shape``.
 
         Returns:
             tuple[Tensor]: per decoder layer the ``(sum P_i, K)`` logits, images concatenated.
         """
-        logits = self.forward_actions(x, _pooling_bboxes(rpn_results_list),
+        logits = self.forward_actions(x, [r.bboxes for r in rpn_results_list],
                                       [s.metainfo for s in batch_data_samples])
         return tuple(torch.cat(per_image) for per_image in logits)
 
@@ -398,11 +399,9 @@ class ContextRefinementRoIHead(BaseModule):
         Args:
             x: encoder output, see :meth:`context_and_map`.
             rpn_results_list (list[InstanceData]): per image ``bboxes`` ``(P_i, 4)`` pixel xyxy
-                of the resized, unpadded clip and optionally ``unclipped_bboxes`` ``(P_i, 4)``,
-                the same boxes before clipping to the image (``QueryLocalizationHead.predict``
-                gives them): actor tokens are then pooled from those, as the official model
-                enlarges the predicted boxes before clipping (docs/algorithm.md#roi-extension); the
-                output boxes are ``bboxes``. Not modified.
+                of the resized, unpadded clip. They may cross the image border (the localization
+                head's boxes do): each is enlarged, then clipped, before pooling, as the official
+                model does (docs/algorithm.md#roi-extension). Not modified.
             batch_data_samples (list[ActionDataSample]): metainfo with ``img_shape``.
             rescale (bool): unused; boxes are always returned in ``[0, 1]`` of the frame, which
                 needs no rescaling. Accepted for mmdet's RoI-head contract.
@@ -410,14 +409,16 @@ class ContextRefinementRoIHead(BaseModule):
         Returns:
             list[InstanceData]: per image, what ``AVAMetric`` reads:
 
-            - bboxes (Tensor): ``(P_i, 4)`` xyxy in ``[0, 1]``, the un-extended boxes clipped to
-              the image.
+            - bboxes (Tensor): ``(P_i, 4)`` xyxy in ``[0, 1]``, the un-extended boxes in the
+              frame ``AVAMetric`` reads (:func:`bboxes_to_unit`; proposals from files lie inside
+              the image already). ``EVAD`` outputs its own boxes, clipped to the last pixel
+              (docs/algorithm.md#test-output).
             - scores (Tensor): ``(P_i, K + 1)`` sigmoid scores (softmax probabilities with
               ``multilabel=False``); column 0 is unused (zeros), column ``k`` is class ``k``.
         """
         metas = [s.metainfo for s in batch_data_samples]
         bboxes_list = [r.bboxes for r in rpn_results_list]
-        last = self.forward_actions(x, _pooling_bboxes(rpn_results_list), metas)[-1]
+        last = self.forward_actions(x, bboxes_list, metas)[-1]
         results = []
         for bboxes, logits, meta in zip(bboxes_list, last, metas):
             probs = logits.detach().sigmoid() if self.multilabel else logits.detach().softmax(-1)
@@ -425,20 +426,6 @@ class ContextRefinementRoIHead(BaseModule):
             results.append(
                 InstanceData(bboxes=bboxes_to_unit(bboxes.detach(), meta), scores=scores))
         return results
-
-
-def _pooling_bboxes(rpn_results_list: InstanceList) -> List[Tensor]:
-    """The boxes to pool actor tokens from at test time: ``unclipped_bboxes`` where the
-    proposals carry them (docs/algorithm.md#roi-extension, the official model extends unclipped
-    boxes), else ``bboxes``."""
-    pooling = []
-    for results in rpn_results_list:
-        bboxes = results.get('unclipped_bboxes', results.bboxes)
-        if bboxes.shape != results.bboxes.shape:
-            raise ValueError(f'unclipped_bboxes has shape {tuple(bboxes.shape)} but bboxes '
-                             f'{tuple(results.bboxes.shape)}; give one unclipped box per box')
-        pooling.append(bboxes)
-    return pooling
 
 
 def _single_map(x: Union[Tensor, Sequence[Tensor]]) -> Tensor:

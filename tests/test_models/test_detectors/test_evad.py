@@ -5,11 +5,14 @@ from unittest.mock import MagicMock
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from _utils import ROOT, tiny_evad_cfg
 from mmaction.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+
+from mmevad.structures import clip_bboxes
 
 SYNTHETIC_DATA = osp.join(ROOT, 'configs', '_base_', 'datasets', 'synthetic_ava.py')
 
@@ -161,7 +164,8 @@ def test_person_selection_keeps_confident_proposals_or_all(batch):
     detector.eval()
     data = preprocess(detector, batch, False)
     with torch.no_grad():
-        _, person_scores, action_scores = detector(**data, mode='tensor')
+        _, person_logits, action_logits = detector(**data, mode='tensor')
+        person_scores, action_scores = probabilities(person_logits, action_logits)
         threshold = person_scores[0].median().item()
         detector.person_score_thr = threshold
         samples = detector(**preprocess(detector, batch, False), mode='predict')
@@ -174,16 +178,49 @@ def test_person_selection_keeps_confident_proposals_or_all(batch):
     assert detector.select_persons(torch.tensor([0.1, 0.2]), 0.75).tolist() == [0, 1]
 
 
+def probabilities(person_logits, action_logits):
+    """Tensor mode's raw logits as the probabilities ``predict`` reports: the person column of
+    the softmax, and the action sigmoids with column 0 unused."""
+    return person_logits.softmax(-1)[..., 0], F.pad(action_logits.sigmoid(), (1, 0))
+
+
 def test_tensor_mode_shapes(batch):
     detector = build()
     detector.eval()
     data = preprocess(detector, batch, False)
     with torch.no_grad():
-        boxes, person_scores, action_scores = detector(data['inputs'], mode='tensor')
+        boxes, person_logits, action_logits = detector(data['inputs'], mode='tensor')
     num_proposals = detector.localization_head.num_proposals
     assert boxes.shape == (2, num_proposals, 4)
-    assert person_scores.shape == (2, num_proposals)
-    assert action_scores.shape == (2, num_proposals, 81)
+    assert person_logits.shape == (2, num_proposals, 2)  # person, no-object
+    assert action_logits.shape == (2, num_proposals, 80)
+
+
+def test_tensor_mode_is_the_raw_forwards_of_the_heads(batch):
+    """mode='tensor' composes the heads' forwards: the last stage's boxes as predicted (not
+    clipped), its logits, and the last decoder layer's logits of every proposal; predict's
+    outputs are those, post-processed and selected."""
+    detector = build(person_score_thr=0.)
+    detector.eval()
+    data = preprocess(detector, batch, False)
+    samples = data['data_samples']
+    with torch.no_grad():
+        boxes, person_logits, action_logits = detector(**data, mode='tensor')
+        feats, fpn_feats = detector.extract_feat(data['inputs'])
+        stage_logits, stage_bboxes = detector.localization_head(fpn_feats, samples)
+        layer_logits = detector.roi_head.forward_actions(feats, list(stage_bboxes[-1]),
+                                                         [s.metainfo for s in samples])
+        results = detector(**preprocess(detector, batch, False), mode='predict')
+    assert torch.equal(boxes, stage_bboxes[-1]) and torch.equal(person_logits, stage_logits[-1])
+    assert torch.equal(action_logits, torch.stack(layer_logits[-1]))
+    person_scores, action_scores = probabilities(person_logits, action_logits)
+    for b, (sample, result) in enumerate(zip(samples, results)):
+        h, w = sample.img_shape
+        pred = result.pred_instances  # every proposal: the threshold is 0
+        assert torch.allclose(pred.person_scores, person_scores[b])
+        assert torch.allclose(pred.scores, action_scores[b])
+        clipped = clip_bboxes(boxes[b], (h, w))
+        assert torch.allclose(pred.bboxes, clipped / clipped.new_tensor([w, h, w, h]))
 
 
 def test_person_nms_removes_duplicates_and_is_off_by_default(batch):
@@ -214,6 +251,29 @@ def test_person_nms_removes_duplicates_and_is_off_by_default(batch):
         assert overlaps.max() <= 0.3
 
 
+def test_output_boxes_are_clipped_to_the_last_pixel_where_they_are_formed():
+    """docs/algorithm.md#test-output: the localization head's boxes cross the border; EVAD's
+    output clips them to [0, w - 1] x [0, h - 1], and the person NMS sees the clipped boxes."""
+    proposal = InstanceData(
+        bboxes=torch.tensor([[-5., 14., 60., 30.], [0., 0., 40., 10.], [0., 0., 1000., 10.]]),
+        scores=torch.tensor([0.9, 0.8, 0.95]))
+    actors = InstanceData(bboxes=torch.zeros(3, 4), scores=torch.rand(3, 5))
+    img_meta = dict(img_shape=(24, 48))
+    detector = build(person_score_thr=0.)
+    result = detector.select_detections(proposal, actors, img_meta)
+    assert torch.allclose(result.bboxes, torch.tensor([[0., 14 / 24, 47 / 48, 23 / 24],
+                                                       [0., 0., 40 / 48, 10 / 24],
+                                                       [0., 0., 47 / 48, 10 / 24]]))
+    assert torch.equal(result.scores, actors.scores)
+    assert torch.equal(proposal.bboxes[2], torch.tensor([0., 0., 1000., 10.]))  # untouched
+    # unclipped, boxes 1 and 2 overlap by 0.04; clipped, by 40 / 47 > 0.5
+    detector.person_nms_iou_thr = 0.5
+    result = detector.select_detections(proposal, actors, img_meta)
+    assert torch.equal(result.person_scores, torch.tensor([0.95, 0.9]))
+    flipped = detector.select_detections(proposal, actors, dict(img_shape=(24, 48), flip=True))
+    assert torch.allclose(flipped.bboxes[1], torch.tensor([1 / 48, 14 / 24, 1., 23 / 24]))
+
+
 def test_action_scores_times_person_is_off_by_default(batch):
     proposal = InstanceData(bboxes=torch.tensor([[0., 0., 10., 20.], [30., 0., 40., 20.]]),
                             scores=torch.tensor([0.8, 0.5]))
@@ -222,13 +282,14 @@ def test_action_scores_times_person_is_off_by_default(batch):
     detector = build(person_score_thr=0.)
     # docs/official_behaviours.md#d9: the released models do not multiply
     assert not detector.action_scores_times_person
-    result = detector.select_detections(proposal, actors)
+    img_meta = dict(img_shape=(24, 48))
+    result = detector.select_detections(proposal, actors, img_meta)
     assert torch.equal(result.scores, actors.scores)
     detector.action_scores_times_person = True
-    result = detector.select_detections(proposal, actors)
+    result = detector.select_detections(proposal, actors, img_meta)
     assert torch.allclose(result.scores, torch.tensor([[0., 0.4, 0.8], [0., 0.2, 0.1]]))
     assert torch.equal(actors.scores[0], torch.tensor([0., 0.5, 1.0]))  # input untouched
-    assert detector.select_detections(proposal, actors, 0.7).scores.shape == (1, 3)
+    assert detector.select_detections(proposal, actors, img_meta, 0.7).scores.shape == (1, 3)
     # end to end: predict's scores are the plain model's times the kept person scores
     plain = build(person_score_thr=0.).eval()
     weighted = build(person_score_thr=0., action_scores_times_person=True).eval()
@@ -236,7 +297,8 @@ def test_action_scores_times_person_is_off_by_default(batch):
     with torch.no_grad():
         expected = plain(**preprocess(plain, batch, False), mode='predict')
         got = weighted(**preprocess(weighted, batch, False), mode='predict')
-        _, person_scores, _ = plain(**preprocess(plain, batch, False), mode='tensor')
+        _, person_logits, action_logits = plain(**preprocess(plain, batch, False), mode='tensor')
+    person_scores, _ = probabilities(person_logits, action_logits)
     for e, g, p in zip(expected, got, person_scores):
         assert torch.allclose(g.pred_instances.scores[:, 1:],
                               e.pred_instances.scores[:, 1:] * p[:, None], atol=1e-6)

@@ -381,16 +381,16 @@ def test_user_errors_name_the_cause():
         head.loss(pruned_output(), [evad_proposals([0, 5, -1])] * 2, samples)
 
 
-def test_actors_are_pooled_from_the_unclipped_boxes_when_given():
+def test_actors_are_pooled_from_the_given_boxes_enlarged_then_clipped():
     """docs/algorithm.md#roi-extension: the official model enlarges the predicted boxes, then clips;
-    clipping first would enlarge a box crossing the border less. The output boxes stay the clipped
-    ones."""
+    clipping first would enlarge a box crossing the border less. The localization head hands on
+    its boxes as predicted; the output boxes are the given ones in the [0, 1] frame."""
     head = build_head(roi_extension=(0.4, 0.2)).eval()
     x = pruned_output(B=1)
     data_samples = [sample([], [], img_shape=(60, 64))]
-    unclipped = torch.tensor([[-30., 5., 40., 50.], [20., -8., 90., 59.], [10., 10., 30., 30.]])
-    clipped = extend_bboxes(unclipped, (60, 64), (0., 0.))
-    proposals = [InstanceData(bboxes=clipped, unclipped_bboxes=unclipped)]
+    bboxes = torch.tensor([[-30., 5., 40., 50.], [20., -8., 90., 59.], [10., 10., 30., 30.]])
+    clipped = extend_bboxes(bboxes, (60, 64), (0., 0.))
+    proposals = [InstanceData(bboxes=bboxes)]
     seen = []
     extractor_forward = head.roi_extractor.forward
 
@@ -403,15 +403,16 @@ def test_actors_are_pooled_from_the_unclipped_boxes_when_given():
         result = head.predict(x, proposals, data_samples)[0]
         logits = head(x, proposals, data_samples)[-1]
         from_clipped = head.predict(x, [InstanceData(bboxes=clipped)], data_samples)[0]
-    expected = extend_bboxes(unclipped, (60, 64), (0.4, 0.2))
+    expected = extend_bboxes(bboxes, (60, 64), (0.4, 0.2))
     assert torch.allclose(seen[0][:, 1:], expected) and torch.allclose(seen[1][:, 1:], expected)
     assert not torch.allclose(expected, extend_bboxes(clipped, (60, 64), (0.4, 0.2)))
     assert torch.allclose(result.scores[:, 1:], logits.sigmoid())
     assert not torch.allclose(result.scores, from_clipped.scores)
-    assert torch.allclose(result.bboxes, clipped / torch.tensor([64., 60., 64., 60.]))
-    with pytest.raises(ValueError, match='unclipped_bboxes'):
-        head.predict(x, [InstanceData(bboxes=clipped, unclipped_bboxes=unclipped[:, :3])],
-                     data_samples)
+    # inside the [0, 1] frame; EVAD clips its own output boxes to the last pixel
+    assert torch.allclose(result.bboxes, torch.tensor([[0., 5 / 60, 40 / 64, 50 / 60],
+                                                       [20 / 64, 0., 1., 59 / 60],
+                                                       [10 / 64, 10 / 60, 30 / 64, 30 / 60]]))
+    assert torch.equal(proposals[0].bboxes[0], torch.tensor([-30., 5., 40., 50.]))
 
 
 def test_single_label_option_trains_and_predicts_a_softmax():

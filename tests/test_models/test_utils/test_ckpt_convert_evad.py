@@ -21,6 +21,7 @@ from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmevad.models.utils.ckpt_convert import (convert_official_evad, load_converted_strictly,
                                               unwrap_official_evad_checkpoint)
+from mmevad.structures import clip_bboxes
 
 # the AVA configs of the released models (the tube-dataset configs have other action classes)
 RELEASED_CONFIGS = sorted(
@@ -88,12 +89,17 @@ def test_converted_model_computes_what_the_official_model_computes():
     assert ((last[1, :, 2] > 80) | (last[1, :, 0] < 0) | (last[1, :, 1] < 0)).any()
     assert ((ref_person >= 0.7).sum(dim=1) > 0).all() and (ref_person < 0.7).any()
 
+    # tensor mode gives the heads' raw outputs (docs/architecture.md): the boxes as predicted,
+    # crossing the border, and logits; post-processed as predict does, they are the official ones
     with torch.no_grad():
-        boxes, person, actions = model._forward(video, samples)
+        raw_boxes, person_logits, action_logits = model._forward(video, samples)
+    boxes = torch.stack([clip_bboxes(b, shape) for b, shape in zip(raw_boxes, img_shapes)])
+    person = person_logits.softmax(-1)[..., 0]
+    actions = action_logits.sigmoid()
+    assert torch.allclose(raw_boxes, last, atol=1e-3)
     assert torch.allclose(boxes, ref_boxes, atol=1e-3)
     assert torch.allclose(person, ref_person, atol=1e-5)
-    assert torch.all(actions[..., 0] == 0)
-    torch.testing.assert_close(actions[..., 1:], ref_actions, atol=1e-5, rtol=0)
+    torch.testing.assert_close(actions, ref_actions, atol=1e-5, rtol=0)
 
     # predict: person selection (docs/official_behaviours.md#d9) and AVAMetric's [0, 1] boxes
     with torch.no_grad():
@@ -106,13 +112,14 @@ def test_converted_model_computes_what_the_official_model_computes():
         scale = torch.tensor([w, h, w, h])
         assert torch.allclose(pred.bboxes, ref_boxes[b][keep] / scale, atol=1e-4)
         assert torch.allclose(pred.scores[:, 1:], ref_actions[b][keep], atol=1e-5)
+        assert torch.all(pred.scores[:, 0] == 0)
 
     # the comparison sees the docs/official_behaviours.md#d1 token order: the intended order
     # computes something else
     model.roi_head.kept_token_order = 'sorted'
     with torch.no_grad():
-        sorted_actions = model._forward(video, samples)[2]
-    assert (sorted_actions[..., 1:] - ref_actions).abs().max() > 1e-3
+        sorted_actions = model._forward(video, samples)[2].sigmoid()
+    assert (sorted_actions - ref_actions).abs().max() > 1e-3
 
 
 def test_bare_state_dict_converts_like_the_official_file():
