@@ -1,8 +1,8 @@
 """Export of EVAD to ONNX (``tools/deployment/export_onnx.py``)."""
 from .onnx_export import (EVADTensorOutputs, export_onnx, export_rewrites, onnx_outputs,
-                          use_separable_roi_align)
+                          stage_names, use_separable_roi_align)
 
 __all__ = [
     'EVADTensorOutputs', 'export_onnx', 'export_rewrites', 'onnx_outputs',
-    'use_separable_roi_align'
+    'stage_names', 'use_separable_roi_align'
 ]

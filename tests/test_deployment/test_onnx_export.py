@@ -7,10 +7,11 @@ import pytest
 import torch
 from _utils import ROOT
 from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 
 from mmevad.deployment import (EVADTensorOutputs, export_onnx, export_rewrites, onnx_outputs,
-                               use_separable_roi_align)
+                               stage_names, use_separable_roi_align)
 from mmevad.models.layers import attention
 
 EVAD_TINY = osp.join(ROOT, 'configs', 'evad',
@@ -88,3 +89,53 @@ def test_onnxruntime_matches_pytorch(tmp_path):
         np.testing.assert_allclose(got['action_scores'], actions.numpy(), atol=1e-4)
     with pytest.raises(ValueError, match='exported for inputs of shape'):
         onnx_outputs(onnx_file, np.zeros((1, 3, 4, 64, 64), np.float32))
+
+
+def test_stage_outputs_are_the_eager_intermediates():
+    detector = tiny_detector()
+    clip = random_clip()
+    num_stages = len(detector.localization_head.bbox_head)
+    with torch.no_grad():
+        outputs = EVADTensorOutputs(detector, with_stages=True)(clip)
+        plain = EVADTensorOutputs(detector)(clip)
+        feats, fpn_feats = detector.extract_feat(clip)
+        stage_cls, stage_bboxes = detector.localization_head(fpn_feats, [
+            ActionDataSample(metainfo=dict(img_shape=SHAPE[-2:])) for _ in range(SHAPE[0])])
+    names = stage_names(num_stages)
+    assert len(outputs) == 4 + len(names) == 4 + 5 + 2 * num_stages
+    for got, ref in zip(outputs, plain):  # the first four are the plain export's
+        torch.testing.assert_close(got, ref, rtol=0, atol=0)
+    stages = dict(zip(names, outputs[4:]))
+    torch.testing.assert_close(stages['backbone_keyframe'], feats.keyframe_feats[-1])
+    torch.testing.assert_close(stages['fpn_p2'], fpn_feats[0])
+    torch.testing.assert_close(stages[f'stage{num_stages - 1}_cls'], stage_cls[-1])
+    # the last stage's unclipped boxes, of which the plain output holds the clipped ones
+    last = stages[f'stage{num_stages - 1}_bboxes']
+    torch.testing.assert_close(last, stage_bboxes[-1])
+    torch.testing.assert_close(outputs[0][..., 0::2], last[..., 0::2].clamp(0, SHAPE[-1] - 1))
+
+
+def test_onnxruntime_matches_pytorch_at_every_stage(tmp_path):
+    """The intermediates of a ``with_stages`` export (backbone, FPN, every localization stage's
+    logits and unclipped boxes) agree with PyTorch's: a departure in one stage shows here even
+    where clipping or a later stage would hide it in the final outputs."""
+    pytest.importorskip('onnxruntime')
+    detector = tiny_detector()
+    reference = copy.deepcopy(detector)
+    onnx_file = str(tmp_path / 'evad_tiny_stages.onnx')
+    export_onnx(detector, onnx_file, SHAPE, with_stages=True)
+    names = stage_names(len(reference.localization_head.bbox_head))
+    clip = random_clip(2)
+    with torch.no_grad():
+        expected = EVADTensorOutputs(reference, with_stages=True)(clip)[4:]
+    got = onnx_outputs(onnx_file, clip.numpy())
+    assert set(got) == {'bboxes', 'person_scores', 'action_scores', 'kept_index', *names}
+    for name, ref in zip(names, expected):
+        ref = ref.numpy()
+        if name.endswith('_bboxes'):
+            # unclipped pixel boxes (far outside the 96-px frame with initial weights): 1e-4
+            # relative to the largest coordinate of the stage
+            np.testing.assert_allclose(got[name], ref, rtol=0, atol=1e-4 * np.abs(ref).max(),
+                                       err_msg=name)
+        else:
+            np.testing.assert_allclose(got[name], ref, rtol=1e-4, atol=1e-4, err_msg=name)

@@ -1,7 +1,7 @@
 """Export an EVAD checkpoint to ONNX and check it against PyTorch with onnxruntime.
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--shape T H W]
-        [--batch-size B] [--opset 18] [--verify] [--cfg-options k=v ...]
+        [--batch-size B] [--opset 18] [--verify] [--stages] [--cfg-options k=v ...]
 
 The exported graph takes ``inputs``, normalised clips zero-padded to a multiple of 32
 (``(B, 3, T, H, W)``, what ``EVADDataPreprocessor`` gives) and returns, for every proposal,
@@ -10,7 +10,10 @@ The exported graph takes ``inputs``, normalised clips zero-padded to a multiple 
 runs outside the graph. The shape is fixed per export (the pruning blocks keep a number of
 tokens that follows from the input size); ``--shape`` defaults to the config's clip length and
 288 x 288. ``--verify`` runs the file with onnxruntime (``pip install "mmevad[deploy]"``) on a
-random clip and compares it with PyTorch. See mmevad/deployment/onnx_export.py.
+random clip and compares it with PyTorch. ``--stages`` (a debugging export) adds the backbone's
+last keyframe map, the FPN maps and every localization stage's logits and unclipped boxes as
+outputs, and ``--verify`` then reports the difference at each of them. See
+mmevad/deployment/onnx_export.py.
 """
 import argparse
 import os.path as osp
@@ -20,7 +23,8 @@ import torch
 from mmengine.config import Config, DictAction
 
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
-from mmevad.deployment import EVADTensorOutputs, export_onnx, onnx_outputs
+from mmevad.deployment import EVADTensorOutputs, export_onnx, onnx_outputs, stage_names
+from mmevad.deployment.onnx_export import OUTPUT_NAMES
 
 
 def parse_args():
@@ -35,21 +39,27 @@ def parse_args():
     parser.add_argument('--opset', type=int, default=18)
     parser.add_argument('--verify', action='store_true',
                         help='compare onnxruntime with PyTorch on a random clip')
+    parser.add_argument('--stages', action='store_true',
+                        help='debugging export: add intermediate outputs (backbone, FPN, every '
+                        'localization stage); --verify reports each one')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args()
 
 
-def verify(detector, onnx_file: str, shape) -> dict:
-    """Largest differences between onnxruntime and PyTorch on one random clip, and whether the
-    same tokens were kept."""
+def verify(detector, onnx_file: str, shape, with_stages: bool = False) -> dict:
+    """Largest absolute differences between onnxruntime and PyTorch on one random clip, per
+    output (with ``with_stages``, the intermediate ones too), and whether the same tokens were
+    kept."""
     clip = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        expected = EVADTensorOutputs(detector)(clip)
+        expected = EVADTensorOutputs(detector, with_stages=with_stages)(clip)
     got = onnx_outputs(onnx_file, clip.numpy())
-    names = ('bboxes', 'person_scores', 'action_scores')
+    names = list(OUTPUT_NAMES)
+    if with_stages:
+        names += stage_names(len(detector.localization_head.bbox_head))
     report = {name: float(np.abs(got[name] - ref.numpy()).max())
-              for name, ref in zip(names, expected)}
+              for name, ref in zip(names, expected) if name != 'kept_index'}
     report['same_kept_tokens'] = bool(
         np.array_equal(np.sort(got['kept_index'], -1), np.sort(expected[3].numpy(), -1)))
     return report
@@ -69,11 +79,11 @@ def main():
         raise SystemExit(f'--shape: height and width are padded sizes and must be multiples of '
                          f'32 (the largest feature stride), got {height} x {width}')
     shape = (args.batch_size, 3, frames, height, width)
-    export_onnx(detector, args.out_file, shape, opset_version=args.opset)
+    export_onnx(detector, args.out_file, shape, opset_version=args.opset, with_stages=args.stages)
     print(f'wrote {args.out_file} ({osp.getsize(args.out_file) / 2**20:.1f} MiB) for inputs '
           f'{shape}')
     if args.verify:
-        report = verify(detector, args.out_file, shape)
+        report = verify(detector, args.out_file, shape, args.stages)
         print('onnxruntime vs PyTorch, largest absolute differences: ' +
               ', '.join(f'{k} {v:.2e}' for k, v in report.items() if k != 'same_kept_tokens') +
               f"; same kept tokens: {report['same_kept_tokens']}")
