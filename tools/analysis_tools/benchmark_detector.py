@@ -131,18 +131,31 @@ class Setting:
                                      [0.5 * width, 0.1 * height, 0.9 * width, 0.8 * height]]),
                 labels=labels).to(self.device)
             self.samples.append(sample)
-        self.onnx_file = None
         if mode == 'onnx':
-            from mmevad.deployment import export_onnx
-            self.onnx_file = osp.join(tempfile.mkdtemp(), 'evad.onnx')
-            export_onnx(self.model.cpu(), self.onnx_file, tuple(self.inputs.shape))
-            import onnxruntime
+            self._start_onnx_session(args)
+
+    def _start_onnx_session(self, args) -> None:
+        """Export the model (CPU) to a temporary file and open it with onnxruntime; the file
+        (700 MiB for ViT-B) is deleted once the session holds the model."""
+        import shutil
+
+        import onnxruntime
+
+        from mmevad.deployment import export_onnx
+        if self.device.type != 'cpu':
+            raise SystemExit('--onnx times onnxruntime on the CPU; run it with --device cpu')
+        folder = tempfile.mkdtemp(prefix='evad_onnx_')
+        try:
+            onnx_file = osp.join(folder, 'evad.onnx')
+            export_onnx(self.model, onnx_file, tuple(self.inputs.shape))
             options = onnxruntime.SessionOptions()
             if args.threads:
                 options.intra_op_num_threads = args.threads
             self.session = onnxruntime.InferenceSession(
-                self.onnx_file, options, providers=['CPUExecutionProvider'])
-            self.onnx_inputs = {'inputs': self.inputs.cpu().numpy()}
+                onnx_file, options, providers=['CPUExecutionProvider'])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.onnx_inputs = {'inputs': self.inputs.numpy()}
 
     def run(self) -> float:
         """One iteration; returns its wall time in seconds (its CPU time in ``last_cpu``)."""
