@@ -1,6 +1,9 @@
 """ONNX export of the whole detector (mmevad.deployment) against eager PyTorch."""
 import copy
 import os.path as osp
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -139,3 +142,35 @@ def test_onnxruntime_matches_pytorch_at_every_stage(tmp_path):
                                        err_msg=name)
         else:
             np.testing.assert_allclose(got[name], ref, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def _export_tool(*args, cwd):
+    return subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'deployment', 'export_onnx.py'), EVAD_TINY,
+         *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_export_tool_verifies_every_stage_against_pytorch(tmp_path):
+    """``export_onnx.py --verify --stages``: one row per output with the onnxruntime and the
+    float32-rounding differences, the tolerance and the verdict."""
+    pytest.importorskip('onnxruntime')
+    done = _export_tool('none', tmp_path / 'tiny.onnx', '--shape', *SHAPE[2:], '--batch-size', 2,
+                        '--verify', '--stages', '--box-delta-scale', 0.1, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert 'same kept tokens: True' in done.stdout
+    rows = re.findall(r'^(\w+) +([0-9.e+-]+) +([0-9.e+-]+) +([0-9.e+-]+)  (yes|NO)$',
+                      done.stdout, re.MULTILINE)
+    num_stages = len(tiny_detector().localization_head.bbox_head)
+    assert [row[0] for row in rows] == ['bboxes', 'person_scores', 'action_scores',
+                                        *stage_names(num_stages)]
+    for name, onnx_diff, float32_diff, tol, verdict in rows:
+        assert float(float32_diff) > 0  # float64 really ran
+        assert verdict == 'yes' and float(onnx_diff) <= float(tol), name
+
+
+def test_export_tool_scales_box_deltas_of_initialised_weights_only(tmp_path):
+    done = _export_tool('trained.pth', tmp_path / 'tiny.onnx', '--box-delta-scale', 0.1,
+                        cwd=tmp_path)
+    assert done.returncode != 0
+    assert "--box-delta-scale changes initialised weights; it needs checkpoint 'none'" in done.stderr
+    assert not (tmp_path / 'tiny.onnx').exists()
