@@ -18,9 +18,13 @@ loaded (time does not depend on them; the learned proposals are valid boxes).
 - ``--portable-paths``: the pruning blocks recompute their importance scores and RoIAlign runs
   mmcv's kernel also on the CPU (``portable_importance``, ``DeviceRoIAlign``): the paths that
   the CPU-specific ones replace, for a before/after comparison.
-- ``--onnx``: one more ``eval`` row per config, onnxruntime running the tensor-mode export
-  (``tools/deployment/export_onnx.py``; the ``deploy`` extra) against PyTorch's tensor mode
-  on the same clip (CPU, batch as given).
+- ``--onnx``: one more row per config, onnxruntime (CPU, the ``deploy`` extra) running the
+  tensor-mode export of ``tools/deployment/export_onnx.py`` on the same clip, compared with the
+  ``eval`` row when ``eval`` is among the modes (``model.predict`` adds only the person
+  selection to the exported forward; PyTorch pools with the configured RoIAlign, the export with
+  the equal ``SeparableRoIAlign``). The worker exports each config first (minutes for ViT-B)
+  and deletes the file once onnxruntime has loaded it; ``--threads`` sets onnxruntime's
+  intra-op threads too.
 
 Time: one process builds every setting and, after ``warmup`` untimed runs each, times them in
 turn for ``repeats`` rounds and reports the median; interleaving spreads the load of other jobs
