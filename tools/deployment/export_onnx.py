@@ -2,7 +2,7 @@
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--shape T H W]
         [--batch-size B] [--opset 18] [--verify] [--stages] [--box-delta-scale S]
-        [--cfg-options k=v ...]
+        [--seed 0] [--cfg-options k=v ...]
 
 The exported graph takes ``inputs``, normalised clips zero-padded to a multiple of 32
 (``(B, 3, T, H, W)``, what ``EVADDataPreprocessor`` gives) and returns, for every proposal,
@@ -51,6 +51,8 @@ def parse_args():
                         'heads predict box deltas of the size a trained model does instead of '
                         'boxes far outside the frame, whose refinement amplifies float32 '
                         'rounding (README, "Export to ONNX")')
+    parser.add_argument('--seed', type=int, default=0,
+                        help="random seed of the initialised weights (checkpoint 'none')")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args()
@@ -126,6 +128,7 @@ def main():
     if args.box_delta_scale != 1 and checkpoint is not None:
         raise SystemExit('--box-delta-scale changes initialised weights; it needs checkpoint '
                          "'none' (a trained checkpoint predicts deltas of its own size)")
+    torch.manual_seed(args.seed)
     detector = init_detector(cfg, checkpoint, device='cpu')
     if args.box_delta_scale != 1:
         scale_box_deltas(detector, args.box_delta_scale)
