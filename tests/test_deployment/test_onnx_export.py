@@ -14,7 +14,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 
 from mmevad.deployment import (EVADTensorOutputs, export_onnx, export_rewrites, onnx_outputs,
-                               stage_names, use_separable_roi_align)
+                               stage_names, teacher_forced_errors, use_separable_roi_align)
 from mmevad.models.layers import attention
 
 EVAD_TINY = osp.join(ROOT, 'configs', 'evad',
@@ -151,26 +151,47 @@ def _export_tool(*args, cwd):
 
 
 def test_export_tool_verifies_every_stage_against_pytorch(tmp_path):
-    """``export_onnx.py --verify --stages``: one row per output with the onnxruntime and the
-    float32-rounding differences, the tolerance and the verdict."""
+    """``export_onnx.py --verify --stages --teacher-forced``: one row per output with the
+    onnxruntime and the float32-rounding differences, the tolerance and the verdict, then one
+    per part fed the same inputs."""
     pytest.importorskip('onnxruntime')
     done = _export_tool('none', tmp_path / 'tiny.onnx', '--shape', *SHAPE[2:], '--batch-size', 2,
-                        '--verify', '--stages', '--box-delta-scale', 0.1, cwd=tmp_path)
+                        '--verify', '--stages', '--teacher-forced', '--box-delta-scale', 0.1,
+                        cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
     assert 'same kept tokens: True' in done.stdout
     rows = re.findall(r'^(\w+) +([0-9.e+-]+) +([0-9.e+-]+) +([0-9.e+-]+)  (yes|NO)$',
                       done.stdout, re.MULTILINE)
     num_stages = len(tiny_detector().localization_head.bbox_head)
+    parts = [f'stage{i}_{name}' for i in range(num_stages)
+             for name in ('cls', 'bboxes', 'features')]
     assert [row[0] for row in rows] == ['bboxes', 'person_scores', 'action_scores',
-                                        *stage_names(num_stages)]
+                                        *stage_names(num_stages), *parts, 'action_scores']
     for name, onnx_diff, float32_diff, tol, verdict in rows:
         assert float(float32_diff) > 0  # float64 really ran
         assert verdict == 'yes' and float(onnx_diff) <= float(tol), name
+
+
+def test_every_part_fed_the_same_inputs_is_as_close_to_float64_as_pytorch():
+    """Teacher forcing: each localization stage and the action head, exported alone and fed a
+    float64 run's inputs, differ from float64 only by their own rounding."""
+    pytest.importorskip('onnxruntime')
+    detector = tiny_detector()
+    report = teacher_forced_errors(detector, random_clip())
+    num_stages = len(detector.localization_head.bbox_head)
+    assert list(report) == [f'stage{i}_{name}' for i in range(num_stages)
+                            for name in ('cls', 'bboxes', 'features')] + ['action_scores']
+    for name, row in report.items():
+        assert 0 < row['float32'] <= row['tolerance'], name
+        assert row['onnx'] <= row['tolerance'], name
+    # the boxes of the later stages leave the 96-px frame: tolerances scale with them
+    assert report[f'stage{num_stages - 1}_bboxes']['scale'] > 96
 
 
 def test_export_tool_scales_box_deltas_of_initialised_weights_only(tmp_path):
     done = _export_tool('trained.pth', tmp_path / 'tiny.onnx', '--box-delta-scale', 0.1,
                         cwd=tmp_path)
     assert done.returncode != 0
-    assert "--box-delta-scale changes initialised weights; it needs checkpoint 'none'" in done.stderr
+    assert ("--box-delta-scale changes initialised weights; it needs checkpoint 'none'"
+            in done.stderr)
     assert not (tmp_path / 'tiny.onnx').exists()

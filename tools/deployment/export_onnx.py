@@ -1,7 +1,8 @@
 """Export an EVAD checkpoint to ONNX and check it against PyTorch with onnxruntime.
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--shape T H W]
-        [--batch-size B] [--opset 18] [--verify] [--stages] [--box-delta-scale S]
+        [--batch-size B] [--opset 18] [--verify] [--stages] [--teacher-forced]
+        [--box-delta-scale S]
         [--seed 0] [--cfg-options k=v ...]
 
 The exported graph takes ``inputs``, normalised clips zero-padded to a multiple of 32
@@ -13,7 +14,8 @@ tokens that follows from the input size); ``--shape`` defaults to the config's c
 288 x 288. ``--verify`` runs the file with onnxruntime (``pip install "mmevad[deploy]"``) on a
 random clip and compares it with PyTorch. ``--stages`` (a debugging export) adds the backbone's
 last keyframe map, the FPN maps and every localization stage's logits and unclipped boxes as
-outputs, and ``--verify`` then reports the difference at each of them. ``--box-delta-scale``
+outputs, and ``--verify`` then reports the difference at each of them; ``--teacher-forced``
+checks every stage on its own (mmevad/deployment/stage_check.py). ``--box-delta-scale``
 checks an export without a trained checkpoint on box deltas of a trained model's size. See
 mmevad/deployment/onnx_export.py and the README's "Export to ONNX".
 """
@@ -28,6 +30,7 @@ from mmengine.config import Config, DictAction
 import mmevad  # noqa: F401  (compat fixes, registers the modules)
 from mmevad.deployment import EVADTensorOutputs, export_onnx, onnx_outputs, stage_names
 from mmevad.deployment.onnx_export import OUTPUT_NAMES
+from mmevad.deployment.stage_check import parity_tolerance, teacher_forced_errors
 
 
 def parse_args():
@@ -45,6 +48,10 @@ def parse_args():
     parser.add_argument('--stages', action='store_true',
                         help='debugging export: add intermediate outputs (backbone, FPN, every '
                         'localization stage); --verify reports each one')
+    parser.add_argument('--teacher-forced', action='store_true',
+                        help='with --verify: also export every localization stage and the '
+                        'action head alone, feed each the inputs of a float64 run and report '
+                        'its own difference from float64 in onnxruntime and in PyTorch float32')
     parser.add_argument('--box-delta-scale', type=float, default=1.0,
                         help="with checkpoint 'none': multiply the last box layer of every "
                         'localization stage by this factor (e.g. 0.1), so that the initialised '
@@ -69,15 +76,6 @@ def scale_box_deltas(detector, scale: float) -> None:
     for head in detector.localization_head.bbox_head:
         head.fc_reg.weight.data.mul_(scale)
         head.fc_reg.bias.data.mul_(scale)
-
-
-def tolerance(name: str, reference: np.ndarray, frame_size: int) -> float:
-    """The parity tolerance of an output: 1e-4 absolute for scores, logits and features; for
-    pixel boxes 1e-4 relative to their scale, the frame size or the largest coordinate
-    (unclipped boxes of an untrained model reach far outside the frame), e.g. 0.029 px at 288."""
-    if 'bboxes' not in name:
-        return 1e-4
-    return 1e-4 * max(frame_size, float(np.abs(reference).max()))
 
 
 def verify(detector, onnx_file: str, shape, with_stages: bool = False) -> dict:
@@ -112,10 +110,20 @@ def verify(detector, onnx_file: str, shape, with_stages: bool = False) -> dict:
         ref, ref64 = ref.numpy(), ref64.numpy()
         report[name] = dict(onnx=float(np.abs(got[name] - ref).max()),
                             float32=float(np.abs(ref.astype(np.float64) - ref64).max()),
-                            tolerance=tolerance(name, ref64, max(shape[-2:])))
+                            tolerance=parity_tolerance(name, ref64, max(shape[-2:])))
     report['same_kept_tokens'] = bool(
         np.array_equal(np.sort(got['kept_index'], -1), np.sort(expected[3].numpy(), -1)))
     return report
+
+
+def print_table(report: dict, onnx_header: str, float32_header: str) -> None:
+    """One row per output: the onnxruntime and the float32 differences, the tolerance and
+    whether the onnxruntime difference is within it."""
+    print(f"{'output':<18}{onnx_header:>23}{float32_header:>21}{'tolerance':>11}  within")
+    for name, row in report.items():
+        within = 'yes' if row['onnx'] <= row['tolerance'] else 'NO'
+        print(f"{name:<18}{row['onnx']:>23.3e}{row['float32']:>21.3e}"
+              f"{row['tolerance']:>11.1e}  {within}")
 
 
 def main():
@@ -146,11 +154,14 @@ def main():
         print(f"same kept tokens: {report.pop('same_kept_tokens')}\n"
               'largest absolute differences (PyTorch float32 - float64: the rounding noise of '
               'the model itself)')
-        print(f"{'output':<18}{'onnxruntime - PyTorch':>23}{'PyTorch fp32 - fp64':>21}"
-              f"{'tolerance':>11}  within")
-        for name, row in report.items():
-            print(f"{name:<18}{row['onnx']:>23.3e}{row['float32']:>21.3e}"
-                  f"{row['tolerance']:>11.1e}  {'yes' if row['onnx'] <= row['tolerance'] else 'NO'}")
+        print_table(report, 'onnxruntime - PyTorch', 'PyTorch fp32 - fp64')
+        if args.teacher_forced:
+            clip = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+            print("each part alone, fed the float64 run's inputs in float32: largest absolute "
+                  'differences from its float64 output')
+            print_table(teacher_forced_errors(detector, clip), 'onnxruntime - fp64',
+                        'PyTorch fp32 - fp64')
+
 
 if __name__ == '__main__':
     main()
