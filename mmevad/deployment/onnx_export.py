@@ -217,11 +217,11 @@ def export_onnx(detector: nn.Module,
     """Export ``detector`` (an EVAD in eval mode on the CPU) to ``out_file``.
 
     The shape is fixed per export: the number of kept tokens of each pruning block follows from
-    the token count, and sizes read from the input become constants of the graph. (With a
-    symbolic height and width ``torch.export`` succeeds once the samples' ``img_shape`` skips
-    mmengine's deep copy, but the graph is then wrong at any other size: measured on the tiny
-    config, boxes 72 px and scores 0.3 off at 96 x 64 for a 64 x 96 trace.) A clip of another
-    size needs another export.
+    the token count. (With a symbolic height and width ``torch.export`` succeeds once the
+    samples' ``img_shape`` skips mmengine's deep copy, but the graph is then wrong at any other
+    size, some size read from the input still being a constant: measured on the tiny config,
+    boxes 72 px and scores 0.3 off at 96 x 64 for a 64 x 96 trace.) A clip of another size
+    needs another export.
 
     Args:
         detector (nn.Module): the EVAD detector; mmcv RoIAlign layers are first replaced by
