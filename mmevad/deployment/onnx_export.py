@@ -44,7 +44,7 @@ from mmevad.structures import clip_bboxes
 
 __all__ = [
     'EVADTensorOutputs', 'export_rewrites', 'use_separable_roi_align', 'export_onnx',
-    'onnx_outputs'
+    'onnx_outputs', 'stage_names'
 ]
 
 OUTPUT_NAMES = ('bboxes', 'person_scores', 'action_scores', 'kept_index')
@@ -57,14 +57,20 @@ class EVADTensorOutputs(nn.Module):
         detector (nn.Module): an :class:`~mmevad.models.EVAD` in eval mode.
         img_shape (tuple[int, int], optional): the unpadded ``(h, w)`` of the clips inside the
             padded input (boxes are clipped to it); None means the whole input.
+        with_stages (bool): also return the intermediate results named by :func:`stage_names`
+            (last keyframe map of the backbone, FPN maps, every localization stage's logits
+            and unclipped boxes), to find where an export departs from PyTorch. Defaults to
+            False.
     """
 
-    def __init__(self, detector: nn.Module, img_shape: Optional[Tuple[int, int]] = None) -> None:
+    def __init__(self, detector: nn.Module, img_shape: Optional[Tuple[int, int]] = None,
+                 with_stages: bool = False) -> None:
         super().__init__()
         self.detector = detector
         self.img_shape = img_shape
+        self.with_stages = with_stages
 
-    def forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Args:
             inputs (Tensor): ``(B, 3, T, H, W)`` normalised, padded clips.
 
@@ -72,19 +78,49 @@ class EVADTensorOutputs(nn.Module):
             tuple[Tensor]: proposal boxes ``(B, P, 4)`` pixel xyxy clipped to
             ``[0, w - 1] x [0, h - 1]``, person scores ``(B, P)``,
             action scores ``(B, P, num_classes + 1)`` (column 0 unused) and the kept
-            non-keyframe token indices ``(B, K)`` (int64).
+            non-keyframe token indices ``(B, K)`` (int64); with ``with_stages``, then the
+            tensors of :func:`stage_names` in that order.
         """
         img_shape = self.img_shape or tuple(inputs.shape[-2:])
         samples = [ActionDataSample(metainfo=dict(img_shape=img_shape))
                    for _ in range(inputs.shape[0])]
         feats, fpn_feats = self.detector.extract_feat(inputs)
-        proposals = self.detector.localization_head.predict(fpn_feats, samples)
+        stages = []
+        # predict() runs the head's forward once; the hook keeps its per-stage outputs
+        handle = self.detector.localization_head.register_forward_hook(
+            lambda module, args, output: stages.append(output)) if self.with_stages else None
+        try:
+            proposals = self.detector.localization_head.predict(fpn_feats, samples)
+        finally:
+            if handle is not None:
+                handle.remove()
         actions = self.detector.roi_head.predict(feats, proposals, samples)
         # the exported boxes are outputs: clipped to the image as EVAD clips its own
         # (EVAD.select_detections); the heads hand on the boxes as predicted
-        return (torch.stack([clip_bboxes(p.bboxes, img_shape) for p in proposals]),
-                torch.stack([p.scores for p in proposals]),
-                torch.stack([a.scores for a in actions]), feats.kept_index)
+        outputs = (torch.stack([clip_bboxes(p.bboxes, img_shape) for p in proposals]),
+                   torch.stack([p.scores for p in proposals]),
+                   torch.stack([a.scores for a in actions]), feats.kept_index)
+        if not self.with_stages:
+            return outputs
+        stage_cls, stage_bboxes = stages[0]
+        extra = [feats.keyframe_feats[-1], *fpn_feats[:len(FPN_NAMES)]]
+        for cls_score, bboxes in zip(stage_cls, stage_bboxes):
+            extra += [cls_score, bboxes]
+        return outputs + tuple(extra)
+
+
+FPN_NAMES = ('fpn_p2', 'fpn_p3', 'fpn_p4', 'fpn_p5')
+
+
+def stage_names(num_stages: int) -> Tuple[str, ...]:
+    """Names of the extra outputs of ``EVADTensorOutputs(with_stages=True)``: the backbone's
+    last keyframe map ``(B, C, h, w)``, the FPN maps p2..p5, and per localization stage ``i``
+    its person / no-object logits ``stage{i}_cls`` ``(B, P, 2)`` and unclipped boxes
+    ``stage{i}_bboxes`` ``(B, P, 4)``."""
+    names = ['backbone_keyframe', *FPN_NAMES]
+    for i in range(num_stages):
+        names += [f'stage{i}_cls', f'stage{i}_bboxes']
+    return tuple(names)
 
 
 def use_separable_roi_align(model: nn.Module) -> int:
@@ -181,11 +217,16 @@ def export_onnx(detector: nn.Module,
                 out_file: str,
                 input_shape: Tuple[int, int, int, int, int],
                 img_shape: Optional[Tuple[int, int]] = None,
-                opset_version: int = 18) -> None:
+                opset_version: int = 18,
+                with_stages: bool = False) -> None:
     """Export ``detector`` (an EVAD in eval mode on the CPU) to ``out_file``.
 
     The shape is fixed per export: the number of kept tokens of each pruning block follows from
-    the token count, so a clip of another size needs another export.
+    the token count. (With a symbolic height and width ``torch.export`` succeeds once the
+    samples' ``img_shape`` skips mmengine's deep copy, but the graph is then wrong at any other
+    size, some size read from the input still being a constant: measured on the tiny config,
+    boxes 72 px and scores 0.3 off at 96 x 64 for a 64 x 96 trace.) A clip of another size
+    needs another export.
 
     Args:
         detector (nn.Module): the EVAD detector; mmcv RoIAlign layers are first replaced by
@@ -194,16 +235,21 @@ def export_onnx(detector: nn.Module,
         input_shape (tuple[int]): ``(B, 3, T, H, W)`` of the padded input clips.
         img_shape (tuple[int, int], optional): see :class:`EVADTensorOutputs`.
         opset_version (int): ONNX opset. Defaults to 18.
+        with_stages (bool): add the intermediate outputs of :func:`stage_names` (a debugging
+            export). Defaults to False.
     """
     use_separable_roi_align(detector)
-    wrapper = EVADTensorOutputs(detector.eval(), img_shape).eval()
+    wrapper = EVADTensorOutputs(detector.eval(), img_shape, with_stages).eval()
+    names = list(OUTPUT_NAMES)
+    if with_stages:
+        names += stage_names(len(detector.localization_head.bbox_head))
     example = torch.zeros(input_shape)
     with torch.no_grad(), export_rewrites(detector):
         torch.onnx.export(
             wrapper, (example, ),
             out_file,
             input_names=['inputs'],
-            output_names=list(OUTPUT_NAMES),
+            output_names=names,
             opset_version=opset_version,
             dynamo=True,
             external_data=False,
@@ -221,7 +267,8 @@ def onnx_outputs(onnx_file: str, inputs: np.ndarray,
 
     Returns:
         dict[str, np.ndarray]: the outputs by name (``bboxes``, ``person_scores``,
-        ``action_scores``, ``kept_index``).
+        ``action_scores``, ``kept_index``, and those of :func:`stage_names` for an export
+        ``with_stages``).
     """
     try:
         import onnxruntime
@@ -234,5 +281,6 @@ def onnx_outputs(onnx_file: str, inputs: np.ndarray,
     if tuple(inputs.shape) != expected:
         raise ValueError(f'{onnx_file} was exported for inputs of shape {expected}, got '
                          f'{tuple(inputs.shape)}; export again with --shape for this size')
-    outputs = session.run(list(OUTPUT_NAMES), {'inputs': inputs.astype(np.float32)})
-    return dict(zip(OUTPUT_NAMES, outputs))
+    names = [output.name for output in session.get_outputs()]
+    outputs = session.run(names, {'inputs': inputs.astype(np.float32)})
+    return dict(zip(names, outputs))

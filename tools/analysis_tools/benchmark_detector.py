@@ -18,9 +18,13 @@ loaded (time does not depend on them; the learned proposals are valid boxes).
 - ``--portable-paths``: the pruning blocks recompute their importance scores and RoIAlign runs
   mmcv's kernel also on the CPU (``portable_importance``, ``DeviceRoIAlign``): the paths that
   the CPU-specific ones replace, for a before/after comparison.
-- ``--onnx``: one more ``eval`` row per config, onnxruntime running the tensor-mode export
-  (``tools/deployment/export_onnx.py``; the ``deploy`` extra) against PyTorch's tensor mode
-  on the same clip (CPU, batch as given).
+- ``--onnx``: one more row per config, onnxruntime (CPU, the ``deploy`` extra) running the
+  tensor-mode export of ``tools/deployment/export_onnx.py`` on the same clip, compared with the
+  ``eval`` row when ``eval`` is among the modes (``model.predict`` adds only the person
+  selection to the exported forward; PyTorch pools with the configured RoIAlign, the export with
+  the equal ``SeparableRoIAlign``). The worker exports each config first (minutes for ViT-B)
+  and deletes the file once onnxruntime has loaded it; ``--threads`` sets onnxruntime's
+  intra-op threads too.
 
 Time: one process builds every setting and, after ``warmup`` untimed runs each, times them in
 turn for ``repeats`` rounds and reports the median; interleaving spreads the load of other jobs
@@ -129,18 +133,31 @@ class Setting:
                                      [0.5 * width, 0.1 * height, 0.9 * width, 0.8 * height]]),
                 labels=labels).to(self.device)
             self.samples.append(sample)
-        self.onnx_file = None
         if mode == 'onnx':
-            from mmevad.deployment import export_onnx
-            self.onnx_file = osp.join(tempfile.mkdtemp(), 'evad.onnx')
-            export_onnx(self.model.cpu(), self.onnx_file, tuple(self.inputs.shape))
-            import onnxruntime
+            self._start_onnx_session(args)
+
+    def _start_onnx_session(self, args) -> None:
+        """Export the model (CPU) to a temporary file and open it with onnxruntime; the file
+        (700 MiB for ViT-B) is deleted once the session holds the model."""
+        import shutil
+
+        import onnxruntime
+
+        from mmevad.deployment import export_onnx
+        if self.device.type != 'cpu':
+            raise SystemExit('--onnx times onnxruntime on the CPU; run it with --device cpu')
+        folder = tempfile.mkdtemp(prefix='evad_onnx_')
+        try:
+            onnx_file = osp.join(folder, 'evad.onnx')
+            export_onnx(self.model, onnx_file, tuple(self.inputs.shape))
             options = onnxruntime.SessionOptions()
             if args.threads:
                 options.intra_op_num_threads = args.threads
             self.session = onnxruntime.InferenceSession(
-                self.onnx_file, options, providers=['CPUExecutionProvider'])
-            self.onnx_inputs = {'inputs': self.inputs.cpu().numpy()}
+                onnx_file, options, providers=['CPUExecutionProvider'])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.onnx_inputs = {'inputs': self.inputs.numpy()}
 
     def run(self) -> float:
         """One iteration; returns its wall time in seconds (its CPU time in ``last_cpu``)."""
