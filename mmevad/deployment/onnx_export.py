@@ -37,7 +37,7 @@ from mmaction.structures import ActionDataSample
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from torch import Tensor, nn
 
-from mmevad.models.layers import attention
+from mmevad.models.layers import attention, roi_align
 from mmevad.models.layers.roi_align import SeparableRoIAlign
 from mmevad.models.roi_heads.roi_extractors import actor_token_extractor
 from mmevad.structures import clip_bboxes
@@ -176,6 +176,10 @@ def _separable_roi_align_forward(self, input: Tensor, rois: Tensor) -> Tensor:
     wy = self._axis_weights(rois[:, 2], rois[:, 4], out_h, height).to(input.dtype)
     wx = self._axis_weights(rois[:, 1], rois[:, 3], out_w, width).to(input.dtype)
     maps = input[rois[:, 0].long()]  # (n, C, H, W)
+    if height * width <= roi_align._DENSE_MAX_CELLS:
+        # the same form as the eager layer on small maps: each RoI's full bilinear matrix
+        kron = wy[:, :, None, :, None] * wx[:, None, :, None, :]  # (n, out_h, out_w, H, W)
+        return torch.einsum('nijhw,nchw->ncij', kron, maps)
     return torch.einsum('nih,nchw,njw->ncij', wy, maps, wx)
 
 

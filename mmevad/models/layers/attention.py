@@ -1,4 +1,4 @@
-"""Multi-head self-attention with VideoMAE's q/v biases, fused by default, and the keyframe-centric
+"""Multi-head self-attention with VideoMAE's q/v biases on the fused kernel, and the keyframe-centric
 importance score that EVAD's token pruning ranks tokens by (docs/algorithm.md#pruning)."""
 import contextlib
 import math
@@ -176,10 +176,6 @@ class QVBiasAttention(Attention):
             Defaults to True.
         attn_drop_rate (float): dropout on the attention probabilities. Defaults to 0.
         drop_rate (float): dropout after the output projection. Defaults to 0.
-        fused (bool): use ``scaled_dot_product_attention``; False computes the attention matrix
-            explicitly (same result). No config sets False: the explicit path is the reference
-            that ``tests/test_models/test_layers/test_attention.py`` checks the fused one (values
-            and gradients) against. Defaults to True.
     """
 
     def __init__(self,
@@ -187,8 +183,7 @@ class QVBiasAttention(Attention):
                  num_heads: int = 8,
                  qkv_bias: bool = True,
                  attn_drop_rate: float = 0.,
-                 drop_rate: float = 0.,
-                 fused: bool = True) -> None:
+                 drop_rate: float = 0.) -> None:
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by '
                              f'num_heads={num_heads}')
@@ -198,7 +193,6 @@ class QVBiasAttention(Attention):
             qkv_bias=qkv_bias,
             attn_drop_rate=attn_drop_rate,
             drop_rate=drop_rate)
-        self.fused = fused
 
     def qkv_heads(self, x: Tensor) -> Tensor:
         """Project tokens to queries, keys and values.
@@ -223,13 +217,8 @@ class QVBiasAttention(Attention):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """``softmax(scale * q k^T) v`` per head, ``(B, heads, N, C / heads)`` each."""
-        if self.fused:
-            return F.scaled_dot_product_attention(
-                q, k, v,
-                dropout_p=self.attn_drop.p if self.training else 0.,
-                scale=self.scale)
-        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
-        return self.attn_drop(attn) @ v
+        return F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop.p if self.training else 0., scale=self.scale)
 
     def forward(self, x: Tensor) -> Tensor:
         """Args:
@@ -243,7 +232,7 @@ class QVBiasAttention(Attention):
 
     def _importance_from_lse(self, q: Tensor, enhanced_weight: float) -> bool:
         """Whether :meth:`forward_and_importance` takes the CPU logsumexp path."""
-        return (self.fused and q.device.type == 'cpu' and not _PORTABLE[0]
+        return (q.device.type == 'cpu' and not _PORTABLE[0]
                 and not torch.jit.is_tracing() and enhanced_weight > 0
                 and not (self.training and self.attn_drop.p > 0)
                 and q.dtype in (torch.float32, torch.float64)
@@ -258,7 +247,7 @@ class QVBiasAttention(Attention):
         (attention dropout is 0 in EVAD) of detached queries and keys. Two paths, chosen by
         device:
 
-        - CPU (fused, float32/64 queries and keys, no attention dropout,
+        - CPU (float32/64 queries and keys, no attention dropout,
           ``enhanced_weight > 0``): the CPU flash kernel that
           ``scaled_dot_product_attention`` runs there, called directly for its row logsumexps,
           then :func:`keyframe_importance_from_lse`, cheaper than the recomputation below

@@ -63,9 +63,11 @@ def test_settings_without_separable_form_use_mmcv_kernel(kwargs):
     assert torch.equal(layer(feats, rois), reference)
 
 
-def test_roi_align_type_still_builds_mmcv_layer():
+def test_roi_align_type_builds_the_device_layer():
+    # every config that names mmcv's RoIAlign gets the CPU form without naming it
     layer = build_roi_layer(dict(type='RoIAlign', output_size=7, sampling_ratio=2), 0.25)
-    assert type(layer) is RoIAlign
+    assert type(layer) is DeviceRoIAlign and isinstance(layer, RoIAlign)
+    assert layer.separable is not None and layer.spatial_scale == 0.25
 
 
 def test_state_dict_and_repr_are_mmcv_layers():

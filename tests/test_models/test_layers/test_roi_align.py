@@ -36,6 +36,29 @@ def test_equals_mmcv_roialign(shape, num_rois, stride, output_size, sampling_rat
     torch.testing.assert_close(our_grad, ref_grad, atol=1e-10, rtol=1e-10)
 
 
+@pytest.mark.parametrize('form', ['dense', 'separable', 'separable_chunked'])
+def test_both_forms_equal_mmcv_roialign(monkeypatch, form):
+    # SeparableRoIAlign picks the dense bilinear matrix for small maps and the chunked
+    # separable contraction for larger ones; each form alone must give mmcv's values
+    from mmevad.models.layers import roi_align
+    monkeypatch.setattr(roi_align, '_DENSE_MAX_CELLS', 10**9 if form == 'dense' else 0)
+    if form == 'separable_chunked':
+        # a chunk of one or two RoI slots: 3 images x 7 rows x 4 channels x 10 columns each
+        monkeypatch.setattr(roi_align, '_CHUNK_ELEMENTS', 2 * 3 * 7 * 4 * 10)
+    torch.manual_seed(0)
+    shape, stride = (3, 4, 11, 10), 8
+    feats = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    rois = random_rois(shape[0], 23, shape[2], shape[3], stride)
+    ref = RoIAlign(7, 1 / stride, 2, aligned=True)(feats, rois)
+    ours = SeparableRoIAlign(7, 1 / stride, 2)(feats, rois)
+    assert ours.is_contiguous()
+    torch.testing.assert_close(ours, ref, atol=1e-10, rtol=1e-10)
+    weights = torch.randn_like(ref)
+    ref_grad, = torch.autograd.grad((ref * weights).sum(), feats)
+    our_grad, = torch.autograd.grad((ours * weights).sum(), feats)
+    torch.testing.assert_close(our_grad, ref_grad, atol=1e-10, rtol=1e-10)
+
+
 def test_no_rois_and_unsupported_settings():
     layer = SeparableRoIAlign(7, 1 / 16, 2)
     assert layer(torch.randn(2, 3, 4, 4), torch.zeros(0, 5)).shape == (0, 3, 7, 7)

@@ -77,3 +77,24 @@ def test_stride_sets_spatial_scale_and_bad_layer_is_named():
         ActorTokenExtractor(dict(type='RoIAlignTypo'))
     with pytest.raises(ValueError, match='featmap_stride'):
         ActorTokenExtractor(dict(spatial_scale=.5))
+
+
+def test_chunked_pooling_without_autograd_equals_one_call(monkeypatch):
+    # without autograd the RoIs are pooled and reduced in chunks (bounded memory); the tokens
+    # must be those of one call over all RoIs (as pooled with autograd)
+    from mmevad.models.roi_heads import actor_token_extractor
+    torch.manual_seed(0)
+    B, C, t, h, w = 2, 3, 4, 5, 6
+    feats = torch.randn(B, C, t, h, w)
+    rois = random_rois(11, B, 16 * 5)
+    extractor = ActorTokenExtractor(featmap_stride=16)
+    whole = extractor(feats, rois)
+    calls = []
+    layer_forward = extractor.roi_layer.forward
+    monkeypatch.setattr(extractor.roi_layer, 'forward',
+                        lambda x, r: calls.append(len(r)) or layer_forward(x, r))
+    monkeypatch.setattr(actor_token_extractor, '_CHUNK_ELEMENTS', 3 * t * C * 7 * 7)
+    with torch.no_grad():
+        chunked = extractor(feats, rois)
+    assert calls == [3, 3, 3, 2]
+    torch.testing.assert_close(chunked, whole, atol=0, rtol=0)

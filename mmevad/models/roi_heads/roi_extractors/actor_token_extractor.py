@@ -11,6 +11,10 @@ from .isolated_single_level_roi_extractor import pool_finite_rois
 
 __all__ = ['ActorTokenExtractor']
 
+# upper bound on the pooled values held at once without autograd (4 MiB in float32; the eval
+# forward of ViT-B at 288x288 then pools 7 of its 100 RoIs at a time)
+_CHUNK_ELEMENTS = 2**20
+
 
 class ActorTokenExtractor(BaseModule):
     """RoIAlign every temporal slice with the same (keyframe) box, then max over space and
@@ -18,9 +22,9 @@ class ActorTokenExtractor(BaseModule):
 
     mmaction2's ``SingleRoIExtractor3D`` pools over time first (and averages), which is not the
     same (docs/algorithm.md#actor-tokens, docs/official_behaviours.md#d16), hence this module. All
-    ``B * t`` slices go through one RoIAlign call: the map is stacked into a contiguous
-    ``(B * t, C, h, w)`` tensor (mmcv's CPU RoIAlign reads non-contiguous inputs wrongly) and every
-    RoI is repeated once per slice.
+    ``t`` slices go through one RoIAlign call: the map is stacked into a contiguous
+    ``(B, t * C, h, w)`` tensor (mmcv's CPU RoIAlign reads non-contiguous inputs wrongly), whose
+    channels are the slices' channels, so one RoI per box pools every slice.
 
     Args:
         roi_layer (dict, optional): an ``mmcv.ops`` RoI layer or an mmevad one such as
@@ -55,11 +59,24 @@ class ActorTokenExtractor(BaseModule):
 
     def _pool(self, feats: Tensor, rois: Tensor) -> Tensor:
         B, C, t, h, w = feats.shape
-        # slice s of clip b becomes image b * t + s of a contiguous 2-D batch
-        frames = feats.transpose(1, 2).reshape(B * t, C, h, w).contiguous()
-        slice_rois = rois.repeat_interleave(t, dim=0)  # (n * t, 5), RoI-major
-        offsets = torch.arange(t, dtype=rois.dtype, device=rois.device).repeat(rois.shape[0])
-        slice_rois[:, 0] = slice_rois[:, 0] * t + offsets
-        pooled = self.roi_layer(frames, slice_rois)  # (n * t, C, o, o)
-        pooled = pooled.reshape(rois.shape[0], t, C, pooled.shape[-2] * pooled.shape[-1])
+        # the t slices of clip b are the t * C channels of image b of a contiguous 2-D batch:
+        # one RoI per box pools every slice with that box (the same values as one RoI per slice)
+        frames = feats.transpose(1, 2).reshape(B, t * C, h, w).contiguous()
+        # without autograd, pool chunks of RoIs and reduce each at once, so that the
+        # (n, t * C, o, o) pooled map (the eval forward's largest buffer) is never whole; with
+        # autograd the reduction keeps its input for the backward pass anyway
+        step = max(1, rois.shape[0])
+        if not torch.is_grad_enabled():
+            out_h, out_w = self.roi_layer.output_size
+            step = max(1, _CHUNK_ELEMENTS // (t * C * out_h * out_w))
+        tokens = [
+            self._reduce(self.roi_layer(frames, rois[start:start + step]), t, C)
+            for start in range(0, max(1, rois.shape[0]), step)  # one call for no RoIs
+        ]
+        return torch.cat(tokens) if len(tokens) != 1 else tokens[0]
+
+    @staticmethod
+    def _reduce(pooled: Tensor, t: int, channels: int) -> Tensor:
+        """``(n, t * C, o, o)`` pooled slices -> ``(n, C)``: max over space, mean over time."""
+        pooled = pooled.reshape(pooled.shape[0], t, channels, pooled.shape[-2] * pooled.shape[-1])
         return pooled.amax(dim=-1).mean(dim=1)
