@@ -82,7 +82,7 @@ def test_stride_sets_spatial_scale_and_bad_layer_is_named():
 def test_chunked_pooling_without_autograd_equals_one_call(monkeypatch):
     # without autograd the RoIs are pooled and reduced in chunks (bounded memory); the tokens
     # must be those of one call over all RoIs (as pooled with autograd)
-    from mmevad.models.roi_heads import actor_token_extractor
+    from mmevad.models.roi_heads.roi_extractors import actor_token_extractor
     torch.manual_seed(0)
     B, C, t, h, w = 2, 3, 4, 5, 6
     feats = torch.randn(B, C, t, h, w)
