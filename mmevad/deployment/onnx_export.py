@@ -191,7 +191,9 @@ def _pool_all_rois(pool: Callable[[Tensor], Tensor], rois: Tensor, out: Tensor) 
 @contextlib.contextmanager
 def export_rewrites(model: nn.Module) -> Iterator[None]:
     """Within this context, ``model`` traces with ``torch.export`` (see the module docstring);
-    its outputs are unchanged. The rewrites are undone on exit."""
+    its outputs are those of the portable path (:func:`~mmevad.models.layers.attention.
+    portable_importance`; the CPU inference path equals them up to float rounding). The rewrites
+    are undone on exit."""
     patched = []
     for module in model.modules():
         if isinstance(module, SingleRoIExtractor):
@@ -207,7 +209,8 @@ def export_rewrites(model: nn.Module) -> Iterator[None]:
     finite_rois_only = actor_token_extractor.pool_finite_rois
     actor_token_extractor.pool_finite_rois = _pool_all_rois
     try:
-        # ONNX has no form of the CPU flash kernel's logsumexp path: rank with the portable one
+        # ONNX has no form of the CPU paths (flash kernel's logsumexps, one-pass chunks): rank
+        # with the portable one
         with attention.portable_importance():
             yield
     finally:

@@ -1,6 +1,8 @@
-"""The CPU logsumexp path of the pruning blocks (fused attention whose row logsumexps give the
-importance scores) equals the portable path (fused attention, then the chunked recomputation):
-outputs, scores, kept tokens and gradients."""
+"""The CPU paths of the pruning blocks equal the portable path (fused attention, then the chunked
+recomputation of the scores): in training the logsumexp path (fused attention whose row
+logsumexps give the scores) in outputs, scores, kept tokens and gradients; in inference the
+one-pass path (output and scores from one chunked explicit attention) in outputs (to float
+rounding), scores and kept tokens."""
 from unittest import mock
 
 import pytest
@@ -8,7 +10,7 @@ import torch
 
 from mmevad.models.backbones import TokenPruningViT
 from mmevad.models.layers import QVBiasAttention, attention
-from mmevad.models.layers.attention import (keyframe_importance_eager,
+from mmevad.models.layers.attention import (attention_and_importance, keyframe_importance_eager,
                                             keyframe_importance_from_lse, portable_importance)
 from mmevad.models.layers.transformer_block import TransformerBlock
 
@@ -49,6 +51,31 @@ def test_scores_from_lse_equal_recomputed_scores(enhanced_weight, logit_std):
     assert torch.equal(score32.topk(12).indices, expected32.topk(12).indices)
 
 
+@pytest.mark.parametrize('threads', [1, 2, 4])
+@pytest.mark.parametrize('enhanced_weight', [1., 4.])
+def test_one_pass_equals_fused_attention_and_recomputed_scores(threads, enhanced_weight):
+    # 300 query rows: three row chunks, the last one partial; 2 x 3 heads: head groups of 1, 2
+    # and 4 (the last one partial) with 1, 2 and 4 threads
+    torch.manual_seed(4)
+    scale = 8**-0.5
+    q, k, v = torch.randn(3, 2, 3, 300, 8, dtype=torch.float64)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out, score = attention_and_importance(q, k, v, 36, enhanced_weight, scale)
+        out32, score32 = attention_and_importance(q.float(), k.float(), v.float(), 36,
+                                                  enhanced_weight, scale)
+    finally:
+        torch.set_num_threads(previous)
+    expected_out = torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=scale)
+    expected_score = keyframe_importance_eager(q, k, 36, enhanced_weight, scale)
+    assert out.shape == q.shape and score.shape == (2, 264) and score.dtype == torch.float64
+    torch.testing.assert_close(out, expected_out, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(score, expected_score, rtol=1e-12, atol=0)
+    torch.testing.assert_close(out32, expected_out.float(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(score32, expected_score.float(), rtol=1e-5, atol=0)
+
+
 def _attention_pair():
     torch.manual_seed(1)
     attn = _randomize_(QVBiasAttention(32, num_heads=4))
@@ -79,6 +106,24 @@ def test_lse_path_is_taken_on_cpu_only_where_it_applies():
         attn.eval()
         attn.forward_and_importance(x, 8, 2.)
         assert spy.call_count == 4
+
+
+def test_inference_takes_the_one_pass_path_and_training_the_lse_path():
+    attn = _attention_pair().eval()
+    x = torch.randn(2, 24, 32)
+    spy = mock.Mock(wraps=attention.attention_and_importance)
+    with mock.patch.object(attention, 'attention_and_importance', spy):
+        with torch.no_grad():
+            out, score = attn.forward_and_importance(x, 8, 2.)
+        assert spy.call_count == 1
+        attn.forward_and_importance(x, 8, 2.)  # gradients wanted: fused kernel, lse scores
+        assert spy.call_count == 1
+        with torch.no_grad(), portable_importance():
+            out_ref, score_ref = attn.forward_and_importance(x, 8, 2.)
+        assert spy.call_count == 1
+    # float32 rounding of another summation order, relative to the largest output
+    torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=float(1e-6 * out_ref.abs().max()))
+    torch.testing.assert_close(score, score_ref, rtol=2e-5, atol=0)
 
 
 def test_lse_path_output_scores_and_gradients_equal_portable_path():
@@ -139,17 +184,21 @@ def _backbone(**kwargs):
     return _randomize_(model, 0.1).eval()
 
 
-def test_backbone_keeps_the_same_tokens_on_both_paths():
+@pytest.mark.parametrize('inference', [True, False])
+def test_backbone_keeps_the_same_tokens_on_both_paths(inference):
+    # inference: the one-pass path, equal to float rounding; with gradients: the lse path, whose
+    # outputs come from the same fused kernel, bit-identical
     model = _backbone()
     clip = torch.randn(2, 3, 8, 64, 64)
-    with torch.no_grad():
+    with torch.set_grad_enabled(not inference):
         fast = model(clip)
         with portable_importance():
             reference = model(clip)
     assert torch.equal(fast.kept_index, reference.kept_index)
-    torch.testing.assert_close(fast.tokens, reference.tokens, rtol=0, atol=0)
+    tolerance = dict(rtol=1e-5, atol=1e-6) if inference else dict(rtol=0, atol=0)
+    torch.testing.assert_close(fast.tokens, reference.tokens, **tolerance)
     for feat, feat_ref in zip(fast.keyframe_feats, reference.keyframe_feats):
-        assert torch.equal(feat, feat_ref)
+        torch.testing.assert_close(feat, feat_ref, **tolerance)
 
 
 def test_tied_tokens_are_kept_in_the_same_order():
