@@ -3,6 +3,7 @@
     python tools/analysis_tools/benchmark_detector.py [CONFIG ...] [--shape 16 288 288]
         [--batch-sizes 1 4] [--modes eval train] [--device cpu|cuda] [--amp {fp16,bf16}]
         [--compile] [--onnx] [--repeats 3] [--warmup 1] [--threads N] [--portable-paths]
+        [--official-root PATH]
 
 CONFIG defaults to the three released ViT-B models (keep rate 1.0; 0.7 in blocks 3/6/9; 0.6 with
 enhanced weight 4), the first being the reference of the speed-ups. Weights are initialised, not
@@ -25,6 +26,9 @@ loaded (time does not depend on them; the learned proposals are valid boxes).
   the equal ``SeparableRoIAlign``). The worker exports each config first (minutes for ViT-B)
   and deletes the file once onnxruntime has loaded it; ``--threads`` sets onnxruntime's
   intra-op threads too.
+- ``--official-root``: the same measurements of the official EVAD code, imported unmodified from
+  a checkout of it, in an environment of its own (``official_evad_setting.py``); the configs are
+  its yaml files. Run it beside an mmevad run on the same machine to compare the two.
 
 Time: one process builds every setting and, after ``warmup`` untimed runs each, times them in
 turn for ``repeats`` rounds and reports the median; interleaving spreads the load of other jobs
@@ -80,6 +84,10 @@ def parse_args(argv=None):
                         help='rank tokens with the recomputed scores and pool with mmcv\'s '
                         'RoIAlign kernel also on the CPU (the device-independent paths), to '
                         'compare with the CPU paths')
+    parser.add_argument('--official-root', metavar='PATH',
+                        help='time the official EVAD code from this checkout instead: the '
+                        'configs are its yaml files (official_evad_setting.py says which '
+                        'environment it needs)')
     parser.add_argument('--worker', choices=['time', 'memory'], help=argparse.SUPPRESS)
     parser.add_argument('--worker-mode', choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument('--worker-batch', type=int, help=argparse.SUPPRESS)
@@ -201,10 +209,18 @@ class Setting:
             torch.cuda.synchronize(self.device)
 
 
+def build_setting(config: str, batch_size: int, mode: str, args):
+    """An mmevad :class:`Setting`, or the official code's with ``--official-root``."""
+    if args.official_root:
+        from official_evad_setting import OfficialSetting
+        return OfficialSetting(config, batch_size, mode, args)
+    return Setting(config, batch_size, mode, args)
+
+
 def time_settings(args, mode: str, batch_size: int) -> dict:
     """Median time per config (a list in the order of ``args.configs``), the configs
     interleaved round by round."""
-    settings = [Setting(config, batch_size, mode, args) for config in args.configs]
+    settings = [build_setting(config, batch_size, mode, args) for config in args.configs]
     for setting in settings:
         for _ in range(args.warmup):
             setting.run()
@@ -224,7 +240,7 @@ def time_settings(args, mode: str, batch_size: int) -> dict:
 def peak_memory(args, mode: str, batch_size: int) -> dict:
     """In this (fresh) process: peak memory of one iteration of one config."""
     import torch
-    setting = Setting(args.configs[0], batch_size, mode, args)
+    setting = build_setting(args.configs[0], batch_size, mode, args)
     baseline = peak_rss_mib()
     if setting.device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(setting.device)
@@ -248,6 +264,8 @@ def run_worker(args, role: str, configs, mode: str, batch_size: int) -> dict:
         command.append('--compile')
     if args.portable_paths:
         command.append('--portable-paths')
+    if args.official_root:
+        command += ['--official-root', args.official_root]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [ROOT, os.environ.get('PYTHONPATH')])))
     done = subprocess.run(command, capture_output=True, text=True, env=env)
