@@ -147,8 +147,9 @@ def _keyframe_importance_from_lse_fake(q, k, lse, num_keyframe, enhanced_weight,
 
 
 # Query rows per chunk of :func:`attention_and_importance_eager`: with one head per thread, a
-# chunk's probabilities (128 x N floats, 1.3 MiB at N = 2592) stay near the core's cache (fastest
-# of 64 / 128 / 256 rows and 1 / 2 / 4 / 12 heads per chunk on a 2-core CPU, README "Speed").
+# chunk's probabilities (128 x N floats, 1.3 MiB at N = 2592) stay near the core's cache. On a
+# 2-core CPU, 128 and 256 rows of one head per thread were fastest (within run-to-run noise of
+# each other); 64 rows pay per-op overhead, 512 rows or all heads at once leave the cache.
 _ONE_PASS_ROWS = 128
 
 
