@@ -185,8 +185,10 @@ def attention_and_importance_eager(q: Tensor, k: Tensor, v: Tensor, num_keyframe
         received = q.new_zeros(batch * heads, 1, num_tokens)
         row_weight = q.new_ones(1, 1, num_tokens)
         row_weight[..., :num_keyframe] = enhanced_weight
-        # one head per thread and chunk: fewer heads leave threads idle, more leave the cache
-        group = max(1, min(batch * heads, torch.get_num_threads()))
+        # one head per thread and chunk: fewer heads leave threads idle, more leave the cache;
+        # on many-core machines the chunk stays within 2**22 probabilities (16 MiB)
+        group = max(1, min(batch * heads, torch.get_num_threads(),
+                           _CHUNK_ELEMENTS // (_ONE_PASS_ROWS * num_tokens)))
         for first in range(0, batch * heads, group):
             hs = slice(first, min(first + group, batch * heads))
             for start in range(0, num_tokens, _ONE_PASS_ROWS):

@@ -53,9 +53,14 @@ def test_scores_from_lse_equal_recomputed_scores(enhanced_weight, logit_std):
 
 @pytest.mark.parametrize('threads', [1, 2, 4])
 @pytest.mark.parametrize('enhanced_weight', [1., 4.])
-def test_one_pass_equals_fused_attention_and_recomputed_scores(threads, enhanced_weight):
+@pytest.mark.parametrize('small_chunks', [False, True])
+def test_one_pass_equals_fused_attention_and_recomputed_scores(threads, enhanced_weight,
+                                                               small_chunks, monkeypatch):
     # 300 query rows: three row chunks, the last one partial; 2 x 3 heads: head groups of 1, 2
-    # and 4 (the last one partial) with 1, 2 and 4 threads
+    # and 4 (the last one partial) with 1, 2 and 4 threads, or of one head where the element
+    # cap allows no more (many-core machines)
+    if small_chunks:
+        monkeypatch.setattr(attention, '_CHUNK_ELEMENTS', 128 * 300)
     torch.manual_seed(4)
     scale = 8**-0.5
     q, k, v = torch.randn(3, 2, 3, 300, 8, dtype=torch.float64)
