@@ -67,6 +67,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        from mmengine.device import get_device
+        if get_device() not in ('cuda', 'npu', 'mlu', 'musa'):
+            # mmengine's AmpOptimWrapper would stop the build with a bare AssertionError
+            raise SystemExit(f'--amp trains with mmengine\'s AmpOptimWrapper, which needs a GPU '
+                             f'(CUDA, NPU, MLU or MUSA); this machine offers "{get_device()}". '
+                             f'Drop --amp to train in float32.')
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
             raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, but the config '

@@ -1,7 +1,10 @@
 """tools/train.py and tools/test.py round trip with a stock MMAction2 detector config."""
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
+import torch
 
 from .conftest import EVAD_TINY, ROOT, logged_metric, run_tool
 
@@ -55,3 +58,15 @@ def test_evad_train_then_test_then_resume(synthetic_workspace):
     assert 'Iter(train) [4/5]' in log or 'Iter(train) [5/5]' in log
     assert 'Iter(train) [1/5]' not in log
     assert (work_dir / 'iter_5.pth').is_file()
+
+
+def test_amp_without_a_gpu_names_the_cause(tmp_path):
+    # on CPU-only machines (CI) mmengine's AmpOptimWrapper cannot be built
+    if torch.cuda.is_available():
+        pytest.skip('this machine has a GPU: --amp is valid here')
+    result = subprocess.run([sys.executable, f'{ROOT}/tools/train.py', EVAD_TINY, '--amp',
+                             '--work-dir', str(tmp_path)],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode != 0
+    assert '--amp trains with mmengine\'s AmpOptimWrapper, which needs a GPU' in result.stderr
+    assert 'Drop --amp' in result.stderr
