@@ -308,12 +308,12 @@ class QVBiasAttention(Attention):
                                enhanced_weight: float) -> Tuple[Tensor, Tensor]:
         """The attention output plus the keyframe-centric importance of the non-keyframe tokens.
 
-        The output is computed exactly as :meth:`forward` (same kernel, so gradient checkpointing
-        can recompute it with :meth:`forward`); the scores use the pre-dropout probabilities
-        (attention dropout is 0 in EVAD) of detached queries and keys. Two paths, chosen by
-        device:
+        Wherever gradients are needed the output is computed exactly as :meth:`forward` (same
+        kernel, so gradient checkpointing can recompute it with :meth:`forward`); the scores use
+        the pre-dropout probabilities (attention dropout is 0 in EVAD) of detached queries and
+        keys. Three paths, chosen by device and by whether the queries need gradients:
 
-        - CPU inference (no gradient needed, float32/64, ``enhanced_weight > 0``):
+        - CPU inference (queries without gradient, float32/64, ``enhanced_weight > 0``):
           :func:`attention_and_importance`, output and scores in one chunked pass (the output
           then equals the fused kernel's up to float rounding, not bitwise).
         - CPU training (float32/64 queries and keys, no attention dropout,
@@ -337,11 +337,11 @@ class QVBiasAttention(Attention):
             tuple[Tensor, Tensor]: ``(B, N, C)`` output and ``(B, N - Nk)`` scores.
         """
         q, k, v = self.qkv_heads(x)
-        if self._cpu_path(q, enhanced_weight) and not q.requires_grad:
-            out, score = attention_and_importance(q, k, v, int(num_keyframe),
-                                                  float(enhanced_weight), float(self.scale))
-            return self.merge_heads(out), score
         if self._cpu_path(q, enhanced_weight):
+            if not q.requires_grad:
+                out, score = attention_and_importance(q, k, v, int(num_keyframe),
+                                                      float(enhanced_weight), float(self.scale))
+                return self.merge_heads(out), score
             out, lse = _cpu_flash_attention(q, k, v, 0., False, scale=self.scale)
             score = keyframe_importance_from_lse(q.detach(), k.detach(), lse.detach(),
                                                  int(num_keyframe), float(enhanced_weight),
