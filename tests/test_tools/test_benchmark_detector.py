@@ -9,10 +9,14 @@ import pytest
 from .conftest import EVAD_TINY, ROOT, run_tool
 
 
-def test_benchmark_detector_prints_one_row_per_setting(tmp_path):
+def test_benchmark_detector_prints_one_row_per_setting(tmp_path, monkeypatch):
+    # the CPU peak depends on glibc's settings, so the output names them
+    monkeypatch.setenv('MALLOC_MMAP_THRESHOLD_', '4194304')
     log = run_tool('analysis_tools/benchmark_detector.py', EVAD_TINY, '--shape', 4,
                    64, 96, '--modes', 'eval', 'train', '--repeats', 1, '--warmup', 0,
                    '--threads', 1, cwd=tmp_path)
+    assert re.search(r'^device cpu, .* malloc MALLOC_MMAP_THRESHOLD_=4194304, load average',
+                     log, re.MULTILINE), log[:2000]
     rows = re.findall(r'^\| (evad_vit-tiny\S*) \| (eval|train) \| 1 \| ([0-9.]+) \| '
                       r'([0-9.]+)x \| (\d+) \(\+(-?\d+)\) \|$', log, re.MULTILINE)
     assert [mode for _, mode, *_ in rows] == ['eval', 'train']

@@ -39,7 +39,10 @@ percent while single-thread CPU time stays within a few percent, so compare CPU 
 
 Memory: a fresh process per setting runs one iteration and reports its peak: on CUDA
 ``torch.cuda.max_memory_allocated``, on CPU the peak resident set size, with the part added by
-the iteration (peak minus the size after building model and input).
+the iteration (peak minus the size after building model and input). On the CPU that peak
+depends on the allocator: glibc keeps freed heap space resident, and a fixed
+``MALLOC_MMAP_THRESHOLD_`` lowers a ViT-B train step's peak by a third (README, "Speed"); the
+first line of the output names the allocator settings in the environment.
 """
 import argparse
 import json
@@ -251,6 +254,14 @@ def peak_memory(args, mode: str, batch_size: int) -> dict:
     return dict(peak_mib=peak, added_mib=peak - baseline)
 
 
+def allocator_settings() -> str:
+    """The environment's settings that change the CPU resident peak: glibc's ``MALLOC_*``
+    variables and tunables, and a preloaded allocator; ``'glibc default'`` when none."""
+    names = sorted(name for name in os.environ
+                   if name.startswith('MALLOC_') or name in ('GLIBC_TUNABLES', 'LD_PRELOAD'))
+    return ', '.join(f'{name}={os.environ[name]}' for name in names) or 'glibc default'
+
+
 def run_worker(args, role: str, configs, mode: str, batch_size: int) -> dict:
     """Run ``role`` ('time' or 'memory') in a fresh process, which keeps this one light."""
     command = [sys.executable, osp.abspath(__file__), *configs, '--worker', role,
@@ -289,8 +300,8 @@ def main(argv=None):
     modes = list(args.modes) + (['onnx'] if args.onnx else [])
     names = [osp.splitext(osp.basename(config))[0] for config in args.configs]
     print(f'device {args.device}, shape {args.shape}, amp {args.amp}, compile {args.compile}, '
-          f'median of {args.repeats} interleaved rounds after {args.warmup} warm-up, load '
-          f'average at start {os.getloadavg()}', flush=True)
+          f'median of {args.repeats} interleaved rounds after {args.warmup} warm-up, malloc '
+          f'{allocator_settings()}, load average at start {os.getloadavg()}', flush=True)
     rows = []
     for batch_size in args.batch_sizes:
         for mode in modes:
