@@ -52,6 +52,14 @@ def parse_args():
     return parser.parse_args()
 
 
+def allocator_settings() -> str:
+    """The environment's settings that change the CPU resident peak: glibc's ``MALLOC_*``
+    variables and tunables, and a preloaded allocator; ``'glibc default'`` when none."""
+    names = sorted(name for name in os.environ
+                   if name.startswith('MALLOC_') or name in ('GLIBC_TUNABLES', 'LD_PRELOAD'))
+    return ', '.join(f'{name}={os.environ[name]}' for name in names) or 'glibc default'
+
+
 def peak_rss_mib() -> float:
     """Peak resident set size of this process. VmHWM (Linux) belongs to the address space, so
     it starts afresh in an exec'ed child; ru_maxrss, the fallback, is inherited from the parent
@@ -167,8 +175,8 @@ def main():
         return
     names = [osp.splitext(osp.basename(config))[0] for config in args.configs]
     print(f'device {args.device}, batch 1, 16 frames, median of {args.repeats} interleaved '
-          f'rounds after {args.warmup} warm-up, with_cp {args.with_cp}, load average at start '
-          f'{os.getloadavg()}', flush=True)
+          f'rounds after {args.warmup} warm-up, with_cp {args.with_cp}, malloc '
+          f'{allocator_settings()}, load average at start {os.getloadavg()}', flush=True)
     results = {}
     for shape in args.shapes:
         for mode in args.modes:

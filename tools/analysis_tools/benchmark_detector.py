@@ -54,7 +54,7 @@ import sys
 import tempfile
 import time
 
-from benchmark_backbone import peak_rss_mib
+from benchmark_backbone import allocator_settings, peak_rss_mib
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIGS = [
@@ -252,14 +252,6 @@ def peak_memory(args, mode: str, batch_size: int) -> dict:
     peak = (torch.cuda.max_memory_allocated(setting.device) / 2**20
             if setting.device.type == 'cuda' else peak_rss_mib())
     return dict(peak_mib=peak, added_mib=peak - baseline)
-
-
-def allocator_settings() -> str:
-    """The environment's settings that change the CPU resident peak: glibc's ``MALLOC_*``
-    variables and tunables, and a preloaded allocator; ``'glibc default'`` when none."""
-    names = sorted(name for name in os.environ
-                   if name.startswith('MALLOC_') or name in ('GLIBC_TUNABLES', 'LD_PRELOAD'))
-    return ', '.join(f'{name}={os.environ[name]}' for name in names) or 'glibc default'
 
 
 def run_worker(args, role: str, configs, mode: str, batch_size: int) -> dict:
