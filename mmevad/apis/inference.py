@@ -24,7 +24,7 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from mmevad.datasets.label_maps import LabelMap, load_label_map
-from mmevad.utils import load_checkpoint_strictly, load_config
+from mmevad.utils import load_checkpoint_strictly, load_config, resolve_device
 from .clip_sampling import KeyframeClipPipeline, KeyframeStream
 from .results import KeyframeDetections
 
@@ -55,7 +55,12 @@ def init_detector(config: ConfigLike,
 
     Returns:
         nn.Module: the model in eval mode on ``device``, with ``model.cfg`` the config.
+
+    Raises:
+        ValueError: ``device`` names a GPU this machine does not have (checked before the
+            model is built, see :func:`mmevad.utils.resolve_device`).
     """
+    device = resolve_device(device)
     cfg = load_config(config, cfg_options)
     if 'model' not in cfg:
         raise ValueError('the config has no model; pass an EVAD config (configs/evad/*.py)')

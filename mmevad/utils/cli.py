@@ -1,6 +1,6 @@
 """What mmevad's command-line tools (``tools/``) share: the launcher flags of the distributed
-tools and loading a config the way the runner resolves it. Kept in the package so that every
-tool, whichever folder it runs from, imports the same code."""
+tools, loading a config the way the runner resolves it, and checking ``--device``. Kept in the
+package so that every tool, whichever folder it runs from, imports the same code."""
 import argparse
 import copy
 import os
@@ -10,7 +10,9 @@ from typing import Optional, Union
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-__all__ = ['parse_args_with_launcher', 'load_config']
+from .device import resolve_device
+
+__all__ = ['device_from_args', 'parse_args_with_launcher', 'load_config']
 
 
 def parse_args_with_launcher(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -54,3 +56,13 @@ def load_config(config: Union[str, Path, Config],
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     return cfg
+
+
+def device_from_args(device: Optional[str]):
+    """:func:`~mmevad.utils.resolve_device` for a tool's ``--device``: a device that is not
+    there ends the tool with the reason and the fix (exit status 1), before anything is
+    built."""
+    try:
+        return resolve_device(device)
+    except ValueError as error:
+        raise SystemExit(f'error: --device: {error}') from None

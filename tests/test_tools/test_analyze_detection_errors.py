@@ -55,7 +55,7 @@ def test_reports_model_person_and_oracle_numbers_for_both_splits(synthetic_works
                                     num_val_videos=2, seconds=4, height=96, width=128, seed=0)
     log = run_tool('analysis_tools/analyze_detection_errors.py', EVAD_TINY,
                    work_dir / 'iter_2.pth', '--splits', 'val', '--val-data-root', bigger.root,
-                   '--cfg-options', *LOADERS, cwd=synthetic_workspace)
+                   '--device', 'cpu', '--cfg-options', *LOADERS, cwd=synthetic_workspace)
     assert keyframes_in(log, 'val') == annotated_keyframes(bigger.root, 'val')
     assert annotated_keyframes(bigger.root, 'val') > annotated_keyframes(default_root, 'val')
 

@@ -10,7 +10,7 @@ def test_writes_the_detections_and_the_kept_token_view(synthetic_workspace):
     random_checkpoint(checkpoint)
     out_dir = synthetic_workspace / 'vis'
     log = run_tool('analysis_tools/visualize_keyframe.py', EVAD_TINY, checkpoint, '--out-dir',
-                   out_dir, '--index', 1, '--min-short-side', 0, '--cfg-options',
+                   out_dir, '--index', 1, '--min-short-side', 0, '--device', 'cpu', '--cfg-options',
                    'test_dataloader.num_workers=0',
                    cwd=synthetic_workspace)
     (detections, ) = out_dir.glob('*_detections.png')

@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/analyze_detection_errors.py CONFIG CHECKPOINT
         [--splits val train] [--thresholds 0.7 0.3] [--val-data-root DIR]
-        [--no-strict-load] [--cfg-options k=v ...]
+        [--no-strict-load] [--device cuda:0|cpu] [--cfg-options k=v ...]
 
 For each split it reports, with the config's evaluator (``AVAMetric``):
 
@@ -20,6 +20,9 @@ large train/val gap means over-fitting, and low numbers on both mean under-fitti
 synthetic set generated with more validation videos (``generate_synthetic_ava.py DIR
 --num-train-videos 1 --num-val-videos 20``; its first 4 videos are the default ones): the default
 split has 36 keyframes, too few to tell recipes apart.
+
+``--device`` runs the model there (default: the first GPU if there is one, else the CPU); the
+evaluation itself runs on the CPU, as ``tools/test.py``'s does.
 """
 import argparse
 import copy
@@ -34,7 +37,7 @@ from mmengine.structures import InstanceData
 
 import mmevad  # noqa: F401  (compat fixes, registers the models)
 from mmevad.structures import clip_bboxes
-from mmevad.utils import load_checkpoint_strictly, load_config
+from mmevad.utils import device_from_args, load_checkpoint_strictly, load_config
 
 
 def parse_args():
@@ -48,6 +51,8 @@ def parse_args():
                         help='read the val split from this data root instead (same layout)')
     parser.add_argument('--no-strict-load', action='store_true',
                         help='load a checkpoint that does not fit the model of the config')
+    parser.add_argument('--device', help='e.g. cuda:0 or cpu; default: cuda:0 if a GPU is '
+                        'visible, else cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     return parser.parse_args()
 
@@ -86,7 +91,8 @@ def _rebase(path, old_root, new_root):
 def ground_truth_proposals(data_samples):
     """Every annotated person as a proposal with person score 1."""
     return [InstanceData(bboxes=s.gt_instances.bboxes.float(),
-                         scores=torch.ones(len(s.gt_instances.bboxes)))
+                         scores=torch.ones(len(s.gt_instances.bboxes),
+                                           device=s.gt_instances.bboxes.device))
             for s in data_samples]
 
 
@@ -119,8 +125,8 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
         for proposal, sample in zip(proposals, data_samples):
             # the boxes as the model outputs them: clipped to the image (EVAD.select_detections)
             bboxes = clip_bboxes(proposal.bboxes, sample.metainfo['img_shape'])
-            detections.append([torch.cat([bboxes, proposal.scores[:, None]], 1).numpy()])
-            gt = sample.gt_instances.bboxes.numpy().reshape(-1, 4)
+            detections.append([torch.cat([bboxes, proposal.scores[:, None]], 1).cpu().numpy()])
+            gt = sample.gt_instances.bboxes.cpu().numpy().reshape(-1, 4)
             annotations.append(dict(bboxes=gt, labels=np.zeros(len(gt), dtype=np.int64)))
         actions = model.roi_head.predict(feats, proposals, data_samples)
         # the model's test-time output (docs/official_behaviours.md#d9) at each threshold
@@ -139,13 +145,15 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
 
 def main():
     args = parse_args()
+    device = device_from_args(args.device)
     cfg = load_config(args.config, args.cfg_options)
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)
     load_checkpoint_strictly(
         model, args.checkpoint, map_location='cpu', strict=not args.no_strict_load,
         hint='Pass --no-strict-load to analyse with the weights that fit.')
-    model.eval()
+    # the data preprocessor follows the model, so batches land on the same device
+    model.to(device).eval()
     for split in args.splits:
         loader_cfg, evaluator_cfg = split_settings(cfg, split, args.val_data_root)
         maps, oracle_map, person_ap, num_keyframes = evaluate(model, loader_cfg, evaluator_cfg,

@@ -32,6 +32,7 @@ sys.path.insert(0, ROOT)  # runs from a source checkout
 from mmengine.config import Config  # noqa: E402
 
 from mmevad.apis import KeyframeClipPipeline, detect_video, init_detector  # noqa: E402
+from mmevad.utils import device_from_args  # noqa: E402
 
 TINY = osp.join(ROOT, 'configs', 'evad',
                 'evad_vit-tiny-p8-stem-ktp0.7_scratch_1xb8-4x8x1-1900it_synthetic-ava-rgb.py')
@@ -125,6 +126,7 @@ def benchmark(config: str, batch_size: int, args) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    device_from_args(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     configs = args.configs or [TINY, *VIT_B]

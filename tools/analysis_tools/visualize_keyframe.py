@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/visualize_keyframe.py CONFIG CHECKPOINT --out-dir DIR
         [--index N | --img-key VIDEO,TIMESTAMP] [--score-thr 0.5] [--no-gt]
-        [--min-short-side 360] [--tile-height 240] [--cfg-options k=v ...]
+        [--min-short-side 360] [--tile-height 240] [--device cuda:0|cpu] [--cfg-options k=v ...]
 
 Writes ``DIR/<video>_<timestamp>_detections.png`` (the raw keyframe; ground truth left,
 predictions right, see ``EVADLocalVisualizer``; small frames are enlarged to
@@ -27,7 +27,7 @@ import mmevad  # noqa: F401  (registers mmdet / mmaction / mmevad modules)
 from mmaction.registry import DATASETS, MODELS
 from mmevad.engine.hooks import ava_class_names, load_keyframe
 from mmevad.structures import TokenPruningOutput
-from mmevad.utils import load_config
+from mmevad.utils import device_from_args, load_config
 from mmevad.visualization import EVADLocalVisualizer, draw_kept_tokens, pruning_stage_masks
 
 
@@ -47,6 +47,8 @@ def parse_args():
                         '(0: never)')
     parser.add_argument('--tile-height', type=int, default=240,
                         help='height of each frame of the kept-token view')
+    parser.add_argument('--device', help='e.g. cuda:0 or cpu; default: cuda:0 if a GPU is '
+                        'visible, else cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args()
@@ -65,10 +67,12 @@ def sample_index(dataset, args) -> int:
 
 def main():
     args = parse_args()
+    device = device_from_args(args.device)
     cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    model.eval()
+    # the data preprocessor follows the model; the drawings read their tensors back to the CPU
+    model.to(device).eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     index = sample_index(dataset, args)
     batch = pseudo_collate([dataset[index]])

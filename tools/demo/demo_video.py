@@ -21,6 +21,7 @@ from mmengine.config import DictAction
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmevad.apis import EVADInferencer  # noqa: E402
+from mmevad.utils import device_from_args  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -65,6 +66,7 @@ def is_live(source: str) -> bool:
 def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
+    device_from_args(args.device)  # a GPU that is not there stops here, with the fix
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     if not osp.isfile(args.checkpoint):
