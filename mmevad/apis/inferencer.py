@@ -163,7 +163,8 @@ class EVADInferencer(BaseInferencer):
         patch = self.model.backbone.patch_size
         clip = det.extras['clip']
         _, grid_h, grid_w = output.grid
-        mean = np.asarray(self.model.data_preprocessor.mean).reshape(-1)
+        # the normalisation buffer lives on the model's device: numpy needs it on the CPU
+        mean = self.model.data_preprocessor.mean.detach().cpu().numpy().reshape(-1)
         padded = np.empty((clip.shape[0], grid_h * patch, grid_w * patch, 3), np.uint8)
         padded[:] = mean.round().clip(0, 255).astype(np.uint8)
         padded[:, :clip.shape[1], :clip.shape[2]] = clip

@@ -7,7 +7,8 @@ import pytest
 import torch
 from _utils import EVAD_TINY
 
-from mmevad.apis import EVADInferencer, KeyframeDetections, detect_video
+from mmevad.apis import (EVADInferencer, KeyframeDetections, detect_video, iter_video_detections,
+                         open_video)
 
 TINY = EVAD_TINY
 
@@ -78,3 +79,32 @@ def test_max_frames_stops_a_stream(inferencer, tmp_path):
     frames = (np.zeros((40, 40, 3), np.uint8) for _ in range(10**6))  # "endless"
     result = inferencer(frames, out_video=str(tmp_path / 'o.mp4'), fps=10, max_frames=25)
     assert result['num_frames'] == 25 and result['num_keyframes'] == 2  # frames 5, 15
+
+
+class _OffCPUTensor(torch.Tensor):
+    """Stands for a tensor on a GPU (this machine has none): numpy refuses it until ``.cpu()``
+    brings it back, as it refuses a CUDA tensor."""
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+    def numpy(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+    def cpu(self, *args, **kwargs):
+        return self.as_subclass(torch.Tensor).clone()
+
+
+def test_kept_token_view_reads_the_model_buffers_back_to_the_cpu(inferencer, monkeypatch):
+    """The kept-token view pads with the data preprocessor's mean, a buffer on the model's
+    device: on a GPU it must come back to the CPU before numpy reads it."""
+    frames = np.random.default_rng(2).integers(0, 256, (30, 72, 96, 3), dtype=np.uint8)
+    det = next(iter_video_detections(inferencer.model, open_video(frames, fps=10),
+                                     with_token_pruning=True))
+    on_cpu = inferencer.draw_kept_tokens(det)
+    mean = inferencer.model.data_preprocessor.mean
+    off_cpu = mean.detach().clone().as_subclass(_OffCPUTensor)
+    with pytest.raises(TypeError):
+        np.asarray(off_cpu)  # the stand-in refuses numpy as a CUDA tensor does
+    monkeypatch.setattr(inferencer.model.data_preprocessor, 'mean', off_cpu)
+    np.testing.assert_array_equal(inferencer.draw_kept_tokens(det), on_cpu)
