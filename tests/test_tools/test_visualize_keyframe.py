@@ -1,7 +1,12 @@
 """tools/analysis_tools/visualize_keyframe.py draws a keyframe's detections and kept tokens."""
-import mmcv
+import os.path as osp
+import subprocess
+import sys
 
-from .conftest import EVAD_TINY, run_tool
+import mmcv
+import torch
+
+from .conftest import EVAD_TINY, ROOT, run_tool
 from .test_test_show_dir import random_checkpoint
 
 
@@ -23,3 +28,20 @@ def test_writes_the_detections_and_the_kept_token_view(synthetic_workspace):
     # the quickstart backbone has 2 temporal slots: two tiles side by side, one stage
     view = mmcv.imread(str(kept_tokens))
     assert view.shape[1] > 2 * 128 and view.shape[0] > 180
+
+
+def test_a_checkpoint_of_another_model_names_the_keys(synthetic_workspace):
+    checkpoint = synthetic_workspace / 'wrong.pth'
+    random_checkpoint(checkpoint)
+    state = torch.load(checkpoint, weights_only=False)
+    dropped = next(key for key in state['state_dict'] if key.startswith('backbone.'))
+    del state['state_dict'][dropped]
+    torch.save(state, checkpoint)
+    done = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools/analysis_tools/visualize_keyframe.py'), EVAD_TINY,
+         str(checkpoint), '--out-dir', 'vis', '--cfg-options', 'test_dataloader.num_workers=0'],
+        cwd=synthetic_workspace, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert f'the checkpoint {checkpoint} does not fit the model built from the config' in \
+        done.stderr
+    assert dropped in done.stderr

@@ -21,13 +21,12 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.runner import load_checkpoint
 
 import mmevad  # noqa: F401  (registers mmdet / mmaction / mmevad modules)
 from mmaction.registry import DATASETS, MODELS
 from mmevad.engine.hooks import ava_class_names, load_keyframe
 from mmevad.structures import TokenPruningOutput
-from mmevad.utils import device_from_args, load_config
+from mmevad.utils import device_from_args, load_checkpoint_strictly, load_config
 from mmevad.visualization import EVADLocalVisualizer, draw_kept_tokens, pruning_stage_masks
 
 
@@ -70,7 +69,8 @@ def main():
     device = device_from_args(args.device)
     cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    # a checkpoint of another model stops with the keys and the likely cause
+    load_checkpoint_strictly(model, args.checkpoint, map_location='cpu')
     # the data preprocessor follows the model; the drawings read their tensors back to the CPU
     model.to(device).eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
