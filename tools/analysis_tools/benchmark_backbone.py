@@ -164,7 +164,7 @@ def run_worker(args, role: str, configs, shape: str, mode: str) -> dict:
 def main():
     args = parse_args()
     from mmevad.utils import device_from_args
-    device_from_args(args.device)  # a GPU that is not there stops here, not in every worker
+    device_from_args(args.device)  # a GPU that is not there stops the run before any worker
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)

@@ -281,7 +281,7 @@ def run_worker(args, role: str, configs, mode: str, batch_size: int) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     from mmevad.utils import device_from_args
-    device_from_args(args.device)  # a GPU that is not there stops here, not in every worker
+    device_from_args(args.device)  # a GPU that is not there stops the run before any worker
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
