@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 import mmevad  # noqa: F401  (compat fixes, registers mmdet / mmaction / mmevad modules)
 from mmevad.engine import StrictLoadHook
-from mmevad.utils import (CheckpointMismatchError, adapt_dist_backend,
+from mmevad.utils import (CheckpointMismatchError, adapt_dist_backend, checkpoint_from_args,
                           parse_args_with_launcher)
 
 NO_STRICT_HINT = ('If you mean to evaluate with the weights that fit and initial values for the '
@@ -102,6 +102,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main():
     args = parse_args()
+    checkpoint_from_args(args.checkpoint)  # before the runner builds the model and the data
     cfg = enable_visualization(merge_args(Config.fromfile(args.config), args), args)
     runner = Runner.from_cfg(cfg)
     if not args.no_strict_load:

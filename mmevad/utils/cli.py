@@ -1,9 +1,11 @@
 """What mmevad's command-line tools (``tools/``) share: the launcher flags of the distributed
-tools, loading a config the way the runner resolves it, and checking ``--device``. Kept in the
-package so that every tool, whichever folder it runs from, imports the same code."""
+tools, loading a config the way the runner resolves it, and checking ``--device`` and the
+checkpoint argument. Kept in the package so that every tool, whichever folder it runs from,
+imports the same code."""
 import argparse
 import copy
 import os
+import os.path as osp
 from pathlib import Path
 from typing import Optional, Union
 
@@ -12,7 +14,7 @@ from mmengine.registry import init_default_scope
 
 from .device import resolve_device
 
-__all__ = ['device_from_args', 'parse_args_with_launcher', 'load_config']
+__all__ = ['checkpoint_from_args', 'device_from_args', 'parse_args_with_launcher', 'load_config']
 
 
 def parse_args_with_launcher(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -66,3 +68,15 @@ def device_from_args(device: Optional[str]):
         return resolve_device(device)
     except ValueError as error:
         raise SystemExit(f'error: --device: {error}') from None
+
+
+def checkpoint_from_args(checkpoint: str) -> str:
+    """A tool's checkpoint argument, checked to exist when it is a local path (URIs such as
+    ``https://`` are left to mmengine's loaders): a missing file ends the tool with its name and
+    where checkpoints come from (exit status 1), before the model or the data are built."""
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise SystemExit(f'error: checkpoint {checkpoint!r} does not exist: pass a .pth file '
+                         f'saved by tools/train.py (WORK_DIR/iter_N.pth or epoch_N.pth; '
+                         f'WORK_DIR/last_checkpoint names the newest) or converted by '
+                         f'tools/model_converters/')
+    return checkpoint

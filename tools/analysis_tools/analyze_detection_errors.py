@@ -37,7 +37,8 @@ from mmengine.structures import InstanceData
 
 import mmevad  # noqa: F401  (compat fixes, registers the models)
 from mmevad.structures import clip_bboxes
-from mmevad.utils import device_from_args, load_checkpoint_strictly, load_config
+from mmevad.utils import (checkpoint_from_args, device_from_args, load_checkpoint_strictly,
+                          load_config)
 
 
 def parse_args():
@@ -146,6 +147,7 @@ def evaluate(model, loader_cfg, evaluator_cfg, thresholds):
 def main():
     args = parse_args()
     device = device_from_args(args.device)
+    checkpoint_from_args(args.checkpoint)
     cfg = load_config(args.config, args.cfg_options)
     from mmaction.registry import MODELS
     model = MODELS.build(cfg.model)

@@ -26,7 +26,8 @@ import mmevad  # noqa: F401  (registers mmdet / mmaction / mmevad modules)
 from mmaction.registry import DATASETS, MODELS
 from mmevad.engine.hooks import ava_class_names, load_keyframe
 from mmevad.structures import TokenPruningOutput
-from mmevad.utils import device_from_args, load_checkpoint_strictly, load_config
+from mmevad.utils import (checkpoint_from_args, device_from_args, load_checkpoint_strictly,
+                          load_config)
 from mmevad.visualization import EVADLocalVisualizer, draw_kept_tokens, pruning_stage_masks
 
 
@@ -67,6 +68,7 @@ def sample_index(dataset, args) -> int:
 def main():
     args = parse_args()
     device = device_from_args(args.device)
+    checkpoint_from_args(args.checkpoint)
     cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     # a checkpoint of another model stops with the keys and the likely cause

@@ -21,7 +21,7 @@ from mmengine.config import DictAction
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmevad.apis import EVADInferencer  # noqa: E402
-from mmevad.utils import device_from_args  # noqa: E402
+from mmevad.utils import checkpoint_from_args, device_from_args  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,8 +69,7 @@ def main(argv=None):
     device_from_args(args.device)  # a GPU that is not there stops here, with the fix
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    if not osp.isfile(args.checkpoint):
-        sys.exit(f'checkpoint {args.checkpoint!r} does not exist')
+    checkpoint_from_args(args.checkpoint)
     live = is_live(args.input)
     if not live and '://' not in args.input and not osp.isfile(args.input):
         sys.exit(f'input {args.input!r} is neither a video file, a camera index nor a URL')

@@ -31,6 +31,7 @@ import mmevad  # noqa: F401  (compat fixes, registers the modules)
 from mmevad.deployment import EVADTensorOutputs, export_onnx, onnx_outputs, stage_names
 from mmevad.deployment.onnx_export import OUTPUT_NAMES
 from mmevad.deployment.stage_check import parity_tolerance, teacher_forced_errors
+from mmevad.utils import checkpoint_from_args
 
 
 def parse_args():
@@ -132,7 +133,8 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    checkpoint = (None if args.checkpoint.lower() == 'none' else
+                  checkpoint_from_args(args.checkpoint))
     if args.box_delta_scale != 1 and checkpoint is not None:
         raise SystemExit('--box-delta-scale changes initialised weights; it needs checkpoint '
                          "'none' (a trained checkpoint predicts deltas of its own size)")
