@@ -133,11 +133,12 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    checkpoint = (None if args.checkpoint.lower() == 'none' else
-                  checkpoint_from_args(args.checkpoint))
+    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if args.box_delta_scale != 1 and checkpoint is not None:
         raise SystemExit('--box-delta-scale changes initialised weights; it needs checkpoint '
                          "'none' (a trained checkpoint predicts deltas of its own size)")
+    if checkpoint is not None:
+        checkpoint_from_args(checkpoint)
     torch.manual_seed(args.seed)
     detector = init_detector(cfg, checkpoint, device='cpu')
     if args.box_delta_scale != 1:
